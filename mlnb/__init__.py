@@ -1,0 +1,22 @@
+"""mlnb: register, deploy, test, profile and package ML models from Jupyter.
+
+The public API mirrors the Azure ML SDK v1 deployment workflow, so notebooks port by
+changing imports::
+
+    from mlnb import Workspace, Model
+    ws = Workspace.create(path=".")
+    model = Model.register(workspace=ws, model_path="model.pkl", model_name="diabetes")
+"""
+
+from __future__ import annotations
+
+from mlnb.config import ResourceConfiguration
+from mlnb.errors import MlnbError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MlnbError",
+    "ResourceConfiguration",
+    "__version__",
+]
