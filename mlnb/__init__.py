@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from mlnb.config import ResourceConfiguration
 from mlnb.errors import MlnbError
+from mlnb.models import Model, ModelList
+from mlnb.workspace import Workspace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MlnbError",
+    "Model",
+    "ModelList",
     "ResourceConfiguration",
+    "Workspace",
     "__version__",
 ]

@@ -1,0 +1,97 @@
+"""A content-addressed store of files: each file is kept once, under its SHA-256.
+
+Blobs are written through a temporary file and renamed into place, so a reader never
+sees half a blob and an interrupted write leaves, at worst, an unreferenced temporary
+file. Blobs are read-only: checkouts hard-link them, and a writable hard link would let
+an edit of a checkout corrupt every model that shares the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+
+_CHUNK = 1 << 20
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+class BlobStore:
+    """Files addressed by the hex SHA-256 of their content.
+
+    Args:
+        root: the folder holding the blobs (created when missing).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        """Return where the blob with this digest lives (whether or not it exists)."""
+        return self.root / digest[:2] / digest
+
+    def ingest(self, source: Path) -> tuple[str, int, Path]:
+        """Copy a file into a temporary blob, hashing it in the same pass.
+
+        The copy is not yet visible under its digest: call :meth:`commit` (under the
+        workspace lock) to put it in place, or :meth:`discard` to drop it.
+
+        Returns:
+            The digest, the size in bytes and the temporary file's path.
+        """
+        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(_CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return digest.hexdigest(), size, tmp
+
+    def commit(self, digest: str, tmp: Path) -> None:
+        """Move an ingested temporary file into place (a no-op copy if the blob exists)."""
+        target = self.path(digest)
+        if target.exists():
+            tmp.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(exist_ok=True)
+        os.chmod(tmp, _READ_ONLY)
+        os.replace(tmp, target)
+
+    @staticmethod
+    def discard(tmp: Path) -> None:
+        """Drop a temporary file that will not be committed."""
+        tmp.unlink(missing_ok=True)
+
+    def remove(self, digest: str) -> None:
+        """Delete a blob; missing blobs are ignored."""
+        self.path(digest).unlink(missing_ok=True)
+
+    def place(self, digest: str, target: Path, *, writable: bool = False) -> None:
+        """Put the blob's content at ``target``.
+
+        Args:
+            digest: the blob to place.
+            target: the new file's path; its folder must exist.
+            writable: make an independent, writable copy (for files handed to the user);
+                otherwise hard-link where the file system allows, which is instant and
+                read-only like the blob itself.
+        """
+        source = self.path(digest)
+        if not writable:
+            try:
+                os.link(source, target)
+                return
+            except OSError:
+                pass  # another file system, or links not supported: fall back to a copy
+        shutil.copyfile(source, target)

@@ -1,0 +1,213 @@
+"""The workspace: a ``.mlnb`` folder holding the registry database and the blob store.
+
+Layout::
+
+    PROJECT/.mlnb/
+        registry.db     SQLite: models, their files, tags and properties (schema-versioned)
+        blobs/          content-addressed files (see mlnb.blobstore)
+        checkouts/      read-only views of registered models, made on demand
+        cache/          wheelhouses and other things that can be rebuilt
+        lock            serialises the few writes that touch both database and blobs
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from filelock import FileLock
+
+from mlnb.blobstore import BlobStore
+from mlnb.errors import WorkspaceNotFound
+
+DIRNAME = ".mlnb"
+ENV_VAR = "MLNB_WORKSPACE"
+SCHEMA_VERSION = 1
+
+# Each entry migrates the schema from version N-1 to N; later issues append to it.
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE model_names (
+        name TEXT PRIMARY KEY,
+        last_version INTEGER NOT NULL
+    );
+    CREATE TABLE models (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        artifact_name TEXT NOT NULL,
+        is_folder INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        description TEXT,
+        framework TEXT,
+        framework_version TEXT,
+        resource_configuration TEXT,
+        tags TEXT NOT NULL,
+        properties TEXT NOT NULL,
+        created_time TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE model_files (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        relpath TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (name, version, relpath),
+        FOREIGN KEY (name, version) REFERENCES models (name, version) ON DELETE CASCADE
+    );
+    CREATE INDEX model_files_digest ON model_files (digest);
+    """,
+}
+
+
+class Workspace:
+    """A local workspace: where models are registered and services are recorded.
+
+    Use :meth:`create` or :meth:`from_config` rather than the constructor.
+
+    Args:
+        path: the ``.mlnb`` folder itself.
+
+    Raises:
+        WorkspaceNotFound: when ``path`` is not an initialised workspace folder.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).resolve()
+        if not (self.path / "registry.db").is_file():
+            raise WorkspaceNotFound(
+                f"{self.path} is not an mlnb workspace; create one with Workspace.create(path=...)"
+                " or `mlnb model register` in the project folder."
+            )
+        self.blobs = BlobStore(self.path / "blobs")
+        with contextlib.closing(_open_db(self.path / "registry.db")) as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                _migrate(db)
+
+    @property
+    def name(self) -> str:
+        """The name of the project folder that holds the workspace."""
+        return self.path.parent.name
+
+    @property
+    def cache_dir(self) -> Path:
+        """A folder for rebuildable data (wheelhouses, build contexts)."""
+        return self.path / "cache"
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str] = ".") -> Workspace:
+        """Create ``PATH/.mlnb`` (or open it when it already exists).
+
+        Args:
+            path: the project folder; the workspace goes in its ``.mlnb`` subfolder.
+
+        Returns:
+            The workspace.
+        """
+        root = Path(path).resolve() / DIRNAME
+        for sub in ("blobs", "checkouts", "cache"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(_open_db(root / "registry.db")) as db:
+            _migrate(db)
+        return cls(root)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
+        """Find the workspace for a folder: ``MLNB_WORKSPACE``, or ``.mlnb`` in it or a parent.
+
+        Args:
+            path: where to start looking (default: the current folder). When given, it
+                takes precedence over ``MLNB_WORKSPACE``.
+
+        Returns:
+            The workspace found.
+
+        Raises:
+            WorkspaceNotFound: when there is none; the message says how to create one.
+        """
+        if path is None and os.environ.get(ENV_VAR):
+            candidate = Path(os.environ[ENV_VAR]).expanduser()
+            root = candidate if (candidate / "registry.db").is_file() else candidate / DIRNAME
+            if not (root / "registry.db").is_file():
+                raise WorkspaceNotFound(
+                    f"{ENV_VAR}={os.environ[ENV_VAR]} holds no mlnb workspace; "
+                    f"create it with Workspace.create(path={str(candidate)!r}) or unset {ENV_VAR}."
+                )
+            return cls(root)
+        start = Path(path if path is not None else ".").resolve()
+        for folder in (start, *start.parents):
+            if (folder / DIRNAME / "registry.db").is_file():
+                return cls(folder / DIRNAME)
+        raise WorkspaceNotFound(
+            f"no .mlnb workspace in {start} or its parents; "
+            f"create one with Workspace.create(path={str(start)!r}) or set {ENV_VAR}."
+        )
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """Open the registry database for one unit of work; commits on success."""
+        db = _open_db(self.path / "registry.db")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that also holds the workspace lock.
+
+        The lock keeps blob placement and deletion consistent with the rows that refer
+        to blobs across processes; the immediate transaction serialises version numbers.
+        """
+        with FileLock(str(self.path / "lock")), self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+
+    def __repr__(self) -> str:
+        return f"Workspace(path={str(self.path)!r})"
+
+    def _repr_html_(self) -> str:
+        return f"<b>mlnb workspace</b> <code>{html.escape(str(self.path))}</code>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workspace) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+def _open_db(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in writes);
+    # `with db` still commits or rolls back what was begun.
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = db.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise WorkspaceNotFound(
+                f"this workspace uses registry schema {current}, newer than this mlnb "
+                f"understands ({SCHEMA_VERSION}); upgrade mlnb."
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={version}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
