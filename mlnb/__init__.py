@@ -10,18 +10,25 @@ changing imports::
 
 from __future__ import annotations
 
-from mlnb.config import ResourceConfiguration
+from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice, ResourceConfiguration
+from mlnb.environment import Environment
 from mlnb.errors import MlnbError
 from mlnb.models import Model, ModelList
+from mlnb.service import Webservice
 from mlnb.workspace import Workspace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeploymentConfiguration",
+    "Environment",
+    "InferenceConfig",
+    "LocalWebservice",
     "MlnbError",
     "Model",
     "ModelList",
     "ResourceConfiguration",
+    "Webservice",
     "Workspace",
     "__version__",
 ]

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from mlnb.config import DeploymentConfiguration, InferenceConfig
+    from mlnb.service import Webservice
+
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 _ID_PATTERN = re.compile(r"^(?P<name>[^:]+?)(?::(?P<version>\d+))?$")
 
@@ -323,6 +326,52 @@ class Model:
             return get_served_model_path(model_name, version)
         workspace = _workspace or Workspace.from_config()
         return str(Model(workspace, model_name, version=version).checkout())
+
+    # -- deployment --------------------------------------------------------------------
+
+    @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        models: Sequence[Model | str],
+        inference_config: InferenceConfig | None = None,
+        deployment_config: DeploymentConfiguration | None = None,
+        overwrite: bool = False,
+    ) -> Webservice:
+        """Deploy models as a local web service (a Docker container, or a local process).
+
+        Returns at once with the service ``"Transitioning"``; follow it with
+        ``service.wait_for_deployment(show_output=True)``.
+
+        Args:
+            workspace: the workspace holding the models.
+            name: the service name: 3-32 lowercase letters, digits or '-'.
+            models: the models to serve (``Model`` objects or ``"name:version"`` ids).
+            inference_config: entry script, source directory and environment. Without one,
+                models registered as ``Framework.SCIKITLEARN`` or ``Framework.ONNX`` get a
+                generated entry script with an input schema.
+            deployment_config: from ``LocalWebservice.deploy_configuration(...)``; the
+                default picks a free port and Docker when an engine answers.
+            overwrite: replace a service of the same name.
+
+        Returns:
+            The service handle.
+
+        Raises:
+            ServiceExists: when the name is taken and ``overwrite`` is false.
+            ModelNotFound: when a model id does not exist.
+            PortInUse: when the requested port is taken.
+            DockerUnavailable: when Docker was requested and no engine answers.
+            InvalidConfiguration: for a bad name, an empty model list, or no entry script for
+                a model whose framework mlnb cannot serve without code.
+
+        Example:
+            >>> service = Model.deploy(ws, "myservice", [model], inference_config, deployment_config)
+            >>> service.wait_for_deployment(show_output=True)
+        """
+        from mlnb.deploy import deploy
+
+        return deploy(workspace, name, models, inference_config, deployment_config, overwrite)
 
     # -- files -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Layout::
         registry.db     SQLite: models, their files, tags and properties (schema-versioned)
         blobs/          content-addressed files (see mlnb.blobstore)
         checkouts/      read-only views of registered models, made on demand
+        services/       one folder per deployed service: staged models and source, logs
         cache/          wheelhouses and other things that can be rebuilt
         lock            serialises the few writes that touch both database and blobs
 """
@@ -26,7 +27,7 @@ from mlnb.errors import WorkspaceNotFound
 
 DIRNAME = ".mlnb"
 ENV_VAR = "MLNB_WORKSPACE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates the schema from version N-1 to N; later issues append to it.
 _MIGRATIONS: dict[int, str] = {
@@ -61,6 +62,20 @@ _MIGRATIONS: dict[int, str] = {
         FOREIGN KEY (name, version) REFERENCES models (name, version) ON DELETE CASCADE
     );
     CREATE INDEX model_files_digest ON model_files (digest);
+    """,
+    2: """
+    CREATE TABLE services (
+        name TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        runtime TEXT NOT NULL,
+        keys TEXT,
+        state TEXT NOT NULL,
+        error TEXT,
+        created_time TEXT NOT NULL,
+        updated_time TEXT NOT NULL
+    );
     """,
 }
 
@@ -110,7 +125,7 @@ class Workspace:
             The workspace.
         """
         root = Path(path).resolve() / DIRNAME
-        for sub in ("blobs", "checkouts", "cache"):
+        for sub in ("blobs", "checkouts", "cache", "services"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         with contextlib.closing(_open_db(root / "registry.db")) as db:
             _migrate(db)

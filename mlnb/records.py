@@ -1,0 +1,163 @@
+"""Service records: what the workspace remembers about each deployed service.
+
+A record survives the kernel that made it, so ``Webservice(ws, name)`` finds the
+service from a fresh kernel or another process.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlnb.errors import InvalidConfiguration, ServiceNotFound
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from mlnb.workspace import Workspace
+
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+def validate_service_name(name: str) -> str:
+    """Return ``name`` if it is a valid service name (Azure's rule).
+
+    Raises:
+        InvalidConfiguration: with the rule, when it is not.
+    """
+    if not isinstance(name, str) or not _SERVICE_NAME.match(name):
+        raise InvalidConfiguration(
+            f"invalid service name {name!r}: use 3-32 lowercase letters, digits or '-', "
+            "starting with a letter and ending with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """One deployed service as stored in the workspace.
+
+    Attributes:
+        name: the service name.
+        backend: ``"docker"`` or ``"process"`` (or a test backend's name).
+        port: the host port on 127.0.0.1.
+        spec: the deployment's specification (models, configs, requirements), JSON-ready.
+        runtime: what the backend needs to find its container or process again.
+        keys: the primary and secondary keys when auth is enabled.
+        state: the last state recorded ("Transitioning", "Healthy", "Failed", …).
+        error: why it failed, when it did.
+    """
+
+    name: str
+    backend: str
+    port: int
+    spec: dict[str, Any]
+    runtime: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[str, str] | None = None
+    state: str = "Transitioning"
+    error: str | None = None
+    created_time: str = ""
+    updated_time: str = ""
+
+    def folder(self, workspace: Workspace) -> Path:
+        """The service's folder in the workspace (staged files, logs)."""
+        return workspace.path / "services" / self.name
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _from_row(row: sqlite3.Row) -> ServiceRecord:
+    keys = json.loads(row["keys"]) if row["keys"] else None
+    return ServiceRecord(
+        name=row["name"],
+        backend=row["backend"],
+        port=row["port"],
+        spec=json.loads(row["spec"]),
+        runtime=json.loads(row["runtime"]),
+        keys=tuple(keys) if keys else None,  # type: ignore[arg-type]
+        state=row["state"],
+        error=row["error"],
+        created_time=row["created_time"],
+        updated_time=row["updated_time"],
+    )
+
+
+def save(workspace: Workspace, record: ServiceRecord) -> ServiceRecord:
+    """Insert or replace a record; returns it with its timestamps set."""
+    now = _now()
+    record = replace(record, created_time=record.created_time or now, updated_time=now)
+    with workspace.write() as db:
+        db.execute(
+            "INSERT OR REPLACE INTO services VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.name,
+                record.backend,
+                record.port,
+                json.dumps(record.spec),
+                json.dumps(record.runtime),
+                json.dumps(list(record.keys)) if record.keys else None,
+                record.state,
+                record.error,
+                record.created_time,
+                record.updated_time,
+            ),
+        )
+    return record
+
+
+def update(workspace: Workspace, name: str, **changes: Any) -> ServiceRecord:
+    """Change some fields of a stored record and return the new record.
+
+    Raises:
+        ServiceNotFound: when the record is gone (the service was deleted meanwhile).
+    """
+    return save(workspace, replace(load(workspace, name), **changes))
+
+
+def load(workspace: Workspace, name: str) -> ServiceRecord:
+    """Return the record of a service.
+
+    Raises:
+        ServiceNotFound: when no service of that name is recorded.
+    """
+    with workspace.connect() as db:
+        row = db.execute("SELECT * FROM services WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            names = [r[0] for r in db.execute("SELECT name FROM services ORDER BY name")]
+    if row is None:
+        known = f"deployed services: {', '.join(names)}" if names else "no service is deployed"
+        raise ServiceNotFound(f"no service named {name!r} in this workspace ({known})")
+    return _from_row(row)
+
+
+def find(workspace: Workspace, name: str) -> ServiceRecord | None:
+    """Return the record of a service, or None."""
+    with workspace.connect() as db:
+        row = db.execute("SELECT * FROM services WHERE name = ?", (name,)).fetchone()
+    return _from_row(row) if row else None
+
+
+def list_all(workspace: Workspace) -> list[ServiceRecord]:
+    """Every recorded service, by name."""
+    with workspace.connect() as db:
+        rows = db.execute("SELECT * FROM services ORDER BY name").fetchall()
+    return [_from_row(row) for row in rows]
+
+
+def used_ports(workspace: Workspace) -> set[int]:
+    """Ports recorded for services of this workspace."""
+    with workspace.connect() as db:
+        return {row[0] for row in db.execute("SELECT port FROM services")}
+
+
+def remove(workspace: Workspace, name: str) -> None:
+    """Forget a service (a no-op when it is not recorded)."""
+    with workspace.write() as db:
+        db.execute("DELETE FROM services WHERE name = ?", (name,))
+

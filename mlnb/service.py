@@ -1,0 +1,312 @@
+"""``Webservice``: the handle to a deployed service, shaped like Azure's.
+
+A handle holds only the workspace and the name: everything else is read from the
+service record and the backend each time, so two kernels looking at one service agree.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import requests
+
+from mlnb.backends import get_backend
+from mlnb.errors import DeploymentFailed, DeploymentTimeout, InvalidConfiguration, ScoringError
+from mlnb.records import ServiceRecord
+from mlnb.workspace import Workspace
+from mlnb import records
+
+STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed", "Deleted")
+_POLL_SECONDS = 0.2
+
+
+class Webservice:
+    """A deployed service.
+
+    Args:
+        workspace: the workspace the service was deployed from.
+        name: the service name.
+
+    Raises:
+        ServiceNotFound: when no service of that name is recorded.
+    """
+
+    def __init__(self, workspace: Workspace, name: str) -> None:
+        self.workspace = workspace
+        self.name = name
+        records.load(workspace, name)  # fail now, with the list of services, if it is unknown
+        self._deleted = False
+        self._session = requests.Session()
+
+    # -- what it is --------------------------------------------------------------------
+
+    @property
+    def _record(self) -> ServiceRecord:
+        return records.load(self.workspace, self.name)
+
+    @property
+    def backend(self) -> str:
+        """``"docker"`` or ``"process"``."""
+        return self._record.backend
+
+    @property
+    def port(self) -> int:
+        """The host port on 127.0.0.1."""
+        return self._record.port
+
+    @property
+    def scoring_uri(self) -> str:
+        """The URI to POST scoring requests to."""
+        return f"http://127.0.0.1:{self.port}/score"
+
+    @property
+    def swagger_uri(self) -> str:
+        """The URI of the service's OpenAPI (swagger) document."""
+        return f"http://127.0.0.1:{self.port}/swagger.json"
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether ``/score`` requires a key."""
+        return self._record.keys is not None
+
+    @property
+    def models(self) -> list[str]:
+        """The ids of the models the service serves."""
+        return list(self._record.spec["models"])
+
+    @property
+    def requirements(self) -> list[str]:
+        """The pip requirements the service was built with (given or inferred)."""
+        return list(self._record.spec.get("requirements", []))
+
+    @property
+    def error(self) -> str | None:
+        """Why the service failed, when it did."""
+        return self._record.error
+
+    @property
+    def state(self) -> str:
+        """``"Transitioning"``, ``"Healthy"``, ``"Unhealthy"``, ``"Failed"`` or ``"Deleted"``."""
+        if self._deleted:
+            return "Deleted"
+        record = self._record
+        if record.state == "Failed":
+            return "Failed"
+        backend = get_backend(record.backend)
+        status = backend.status(record)
+        if status.phase == "exited":
+            records.update(self.workspace, self.name, state="Failed", error=status.detail)
+            return "Failed"
+        if status.phase == "starting":
+            return "Transitioning"
+        if backend.ready(record):
+            state = "Healthy"
+        else:
+            state = "Unhealthy" if record.state in ("Healthy", "Unhealthy") else "Transitioning"
+        if state != record.state:
+            records.update(self.workspace, self.name, state=state)
+        return state
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def wait_for_deployment(self, show_output: bool = False, timeout_sec: float = 600, *, out: TextIO | None = None) -> None:
+        """Wait until the service is Healthy, streaming its logs when asked.
+
+        Args:
+            show_output: print the build and server logs as they come.
+            timeout_sec: how long to wait.
+            out: where to print (default: standard output).
+
+        Raises:
+            DeploymentFailed: when the service failed; it carries the logs and the ``init()``
+                traceback, and the state becomes ``"Failed"``.
+            DeploymentTimeout: when it was not ready in time.
+        """
+        stream = out or sys.stdout
+        deadline = time.monotonic() + timeout_sec
+        shown = 0
+        while True:
+            state = self.state
+            if show_output:
+                text = self.get_logs()
+                if len(text) > shown:
+                    stream.write(text[shown:])
+                    stream.flush()
+                    shown = len(text)
+            if state == "Healthy":
+                if show_output:
+                    stream.write(f"Healthy: {self.scoring_uri}\n")
+                return
+            if state == "Failed":
+                raise self._failure()
+            if time.monotonic() > deadline:
+                raise DeploymentTimeout(
+                    f"service {self.name!r} was not ready after {timeout_sec:g} s (state {state}); "
+                    "see service.get_logs(), or wait longer with timeout_sec="
+                )
+            time.sleep(_POLL_SECONDS)
+
+    def _failure(self) -> DeploymentFailed:
+        logs = self.get_logs()
+        traceback = _last_traceback(logs)
+        message = f"service {self.name!r} failed: {self.error or 'see the logs'}"
+        if traceback:
+            message += f"\n{traceback}"
+        return DeploymentFailed(message, logs=logs)
+
+    def run(self, input_data: Any) -> Any:
+        """Score ``input_data`` (a JSON string, or an object that serialises to JSON).
+
+        Returns:
+            The service's response, parsed from JSON.
+
+        Raises:
+            ScoringError: when the service answers with a status other than 200.
+        """
+        body = input_data if isinstance(input_data, (str, bytes)) else json.dumps(input_data, default=_to_json)
+        headers = {"Content-Type": "application/json"}
+        keys = self._record.keys
+        if keys:
+            headers["Authorization"] = f"Bearer {keys[0]}"
+        try:
+            response = self._session.post(self.scoring_uri, data=body, headers=headers, timeout=300)
+        except requests.ConnectionError as error:
+            raise ScoringError(
+                f"service {self.name!r} is not answering on {self.scoring_uri} (state {self.state}); "
+                "see service.get_logs()",
+                status_code=0,
+            ) from error
+        if response.status_code != 200:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise ScoringError(
+                f"service {self.name!r} answered {response.status_code}: {message}",
+                status_code=response.status_code,
+                body=response.text,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def get_logs(self, tail: int | None = None) -> str:
+        """The deployment and server logs; the last ``tail`` lines when given."""
+        record = self._record
+        text = get_backend(record.backend).logs(record)
+        if tail is not None:
+            text = "".join(text.splitlines(keepends=True)[-tail:]) if tail > 0 else ""
+        return text
+
+    def stream_logs(self, *, follow: bool = True) -> Iterator[str]:
+        """Yield log lines; with ``follow``, as they come until the service stops."""
+        record = self._record
+        yield from get_backend(record.backend).stream_logs(record, follow=follow)
+
+    def reload(self) -> None:
+        """Copy the source directory again and restart the workers, without rebuilding."""
+        from mlnb.deploy import reload_service
+
+        reload_service(self.workspace, self.name)
+
+    def update(self, *, models: Any = None, inference_config: Any = None, deployment_config: Any = None) -> None:
+        """Redeploy with some parts changed; a Docker build reuses every unchanged layer.
+
+        Args:
+            models: new models (default: the current ones).
+            inference_config: a new InferenceConfig (default: the current one).
+            deployment_config: a new deployment configuration (default: the current one;
+                the port is kept unless the new configuration names one).
+        """
+        from mlnb.deploy import update_service
+
+        update_service(
+            self.workspace, self.name, models=models, inference_config=inference_config, deployment_config=deployment_config
+        )
+
+    def delete(self) -> None:
+        """Stop and remove the service and its files; calling it again does nothing."""
+        from mlnb.deploy import delete_service
+
+        delete_service(self.workspace, self.name)
+        self._deleted = True
+
+    # -- keys --------------------------------------------------------------------------
+
+    def get_keys(self) -> tuple[str, str]:
+        """The primary and secondary keys.
+
+        Raises:
+            InvalidConfiguration: when auth is not enabled for the service.
+        """
+        keys = self._record.keys
+        if keys is None:
+            raise InvalidConfiguration(
+                f"service {self.name!r} has no keys: deploy it with auth_enabled=True to require one"
+            )
+        return keys
+
+    def regen_key(self, key: str) -> None:
+        """Replace the ``"Primary"`` or ``"Secondary"`` key and restart the service with it.
+
+        Raises:
+            InvalidConfiguration: for another key name, or when auth is not enabled.
+        """
+        if key not in ("Primary", "Secondary"):
+            raise InvalidConfiguration(f"key must be 'Primary' or 'Secondary' (not {key!r})")
+        primary, secondary = self.get_keys()
+        fresh = secrets.token_urlsafe(32)
+        keys = (fresh, secondary) if key == "Primary" else (primary, fresh)
+        records.update(self.workspace, self.name, keys=keys)
+        self.reload()
+
+    # -- listing and display -----------------------------------------------------------
+
+    @staticmethod
+    def list(workspace: Workspace) -> list[Webservice]:
+        """Every service recorded in the workspace."""
+        return [Webservice(workspace, record.name) for record in records.list_all(workspace)]
+
+    def __repr__(self) -> str:
+        return f"Webservice(workspace={self.workspace!r}, name={self.name!r}, backend={self.backend!r}, port={self.port})"
+
+    def _repr_html_(self) -> str:
+        state = self.state
+        colour = {"Healthy": "green", "Failed": "red", "Unhealthy": "orange"}.get(state, "gray")
+        rows = [
+            ("state", f"<span style='color:{colour}'>{html.escape(state)}</span>"),
+            ("backend", html.escape(self.backend)),
+            ("models", html.escape(", ".join(self.models))),
+            ("scoring URI", f"<code>{html.escape(self.scoring_uri)}</code>"),
+            ("swagger URI", f"<code>{html.escape(self.swagger_uri)}</code>"),
+            ("auth", "key required" if self.auth_enabled else "off"),
+        ]
+        if state == "Failed" and self.error:
+            rows.append(("error", html.escape(self.error)))
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows)
+        return f"<table><caption style='text-align:left'><b>Webservice {html.escape(self.name)}</b></caption>{body}</table>"
+
+
+def _last_traceback(logs: str) -> str | None:
+    start = logs.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return None
+    lines = logs[start:].splitlines()
+    # The traceback ends at its exception line: the first unindented line after the header.
+    for index, line in enumerate(lines[1:], start=1):
+        if line and not line.startswith(" "):
+            return "\n".join(lines[: index + 1])
+    return "\n".join(lines)
+
+
+def _to_json(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
