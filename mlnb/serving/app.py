@@ -1,0 +1,271 @@
+"""The WSGI application every worker runs: routes, auth, CORS, limits and error bodies.
+
+Routes: ``GET /`` (liveness), ``GET /ready`` (readiness), ``POST|GET|OPTIONS /score``,
+``GET /swagger.json?version=2|3``. Errors are always JSON ``{"message": ...}``.
+Everything that can be computed once (keys, limits, status lines, swagger documents) is.
+"""
+
+from __future__ import annotations
+
+import hmac
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from mlnb.serving.amlhttp import AMLRequest, Headers, _headers_from_environ
+from mlnb.serving.entry_script import InputMode
+from mlnb.serving.schema import InputError
+from mlnb.serving.scorer import Scorer, ScoringTimeout, WorkerRestarting
+from mlnb.serving.settings import Settings
+from mlnb.serving.swagger import build_swagger
+
+__all__ = ["ScoringApp"]
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+_Reply = tuple[int, list[tuple[str, str]], bytes]
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+_JSON = ("Content-Type", "application/json")
+_TEXT = ("Content-Type", "text/plain; charset=utf-8")
+_SCORE_METHODS = "GET, POST, OPTIONS"
+_EXPOSED = "x-ms-request-id, x-request-id, x-ms-run-fn-exec-ms, x-ms-run-function-failed"
+_DEFAULT_ALLOWED_HEADERS = "Authorization, Content-Type, x-request-id, x-ms-request-id"
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _error(status: int, message: str, *extra: tuple[str, str]) -> _Reply:
+    return status, [_JSON, *extra], orjson.dumps({"message": message})
+
+
+def _is_json_type(content_type: str) -> bool:
+    mimetype = content_type.split(";", 1)[0].strip().lower()
+    return mimetype in ("application/json", "text/json") or (
+        mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def _json_default(value: Any) -> Any:
+    # pandas and numpy scalars/containers that orjson does not handle natively.
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None and hasattr(value, "columns"):
+        return to_dict(orient="records")
+    for method in ("tolist", "item"):
+        convert = getattr(value, method, None)
+        if convert is not None:
+            return convert()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class _ExitAfterSend:
+    """A response body that makes an abandoned worker exit once it has been sent."""
+
+    def __init__(self, body: bytes, scorer: Scorer) -> None:
+        self._body = body
+        self._scorer = scorer
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._body
+
+    def close(self) -> None:
+        self._scorer.exit_after_response()
+
+
+class ScoringApp:
+    """The WSGI callable of one worker.
+
+    Args:
+        settings: The server settings.
+        scorer: The worker's scoring thread (already started).
+    """
+
+    def __init__(self, settings: Settings, scorer: Scorer) -> None:
+        self._settings = settings
+        self._scorer = scorer
+        self._keys = tuple(key.encode("utf-8") for key in settings.auth_keys)
+        self._max_body = int(settings.max_body_mb * 1024 * 1024)
+        self._timeout_s = settings.timeout_ms / 1000.0
+        self._cors_any = "*" in settings.cors_origins
+        self._cors_origins = frozenset(settings.cors_origins)
+        self._swagger: dict[int, bytes] = {}
+        self._routes: dict[str, Callable[[dict[str, Any], str], _Reply]] = {
+            "/score": self._score,
+            "/": self._health,
+            "/ready": self._ready,
+            "/swagger.json": self._swagger_json,
+        }
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        route = self._routes.get(environ.get("PATH_INFO") or "/")
+        if route is None:
+            status, headers, body = _error(404, f"No route {environ.get('PATH_INFO')!r}; routes are "
+                                                "/, /ready, /score and /swagger.json.")
+        else:
+            status, headers, body = route(environ, method)
+        request_id = environ.get("HTTP_X_MS_REQUEST_ID") or str(uuid.uuid4())
+        headers.append(("x-ms-request-id", request_id))
+        headers.append(("x-request-id", environ.get("HTTP_X_REQUEST_ID") or request_id))
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and (self._cors_any or origin in self._cors_origins):
+            if not any(name.lower() == "access-control-allow-origin" for name, _ in headers):
+                headers.append(("Access-Control-Allow-Origin", origin))
+            headers.append(("Access-Control-Expose-Headers", _EXPOSED))
+            headers.append(("Vary", "Origin"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        if status == 504 and self._scorer.abandoned:
+            return _ExitAfterSend(body, self._scorer)
+        return [body]
+
+    def _health(self, environ: dict[str, Any], method: str) -> _Reply:
+        if method not in ("GET", "HEAD"):
+            return _error(405, f"{method} is not allowed on /; use GET.", ("Allow", "GET, HEAD"))
+        return 200, [_TEXT], b"Healthy"
+
+    def _ready(self, environ: dict[str, Any], method: str) -> _Reply:
+        if method not in ("GET", "HEAD"):
+            return _error(405, f"{method} is not allowed on /ready; use GET.", ("Allow", "GET, HEAD"))
+        if self._scorer.abandoned:
+            return _error(503, "This worker is restarting after a scoring timeout.", ("Retry-After", "1"))
+        if not self._scorer.ready.is_set():
+            return _error(503, "init() has not finished yet.", ("Retry-After", "1"))
+        return 200, [_TEXT], b"Ready"
+
+    def _swagger_json(self, environ: dict[str, Any], method: str) -> _Reply:
+        if method not in ("GET", "HEAD"):
+            return _error(405, f"{method} is not allowed on /swagger.json; use GET.", ("Allow", "GET, HEAD"))
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        version = query.get("version", "2")
+        if version not in ("2", "3"):
+            return _error(400, f"Unsupported swagger version {version!r}; use version=2 or version=3.")
+        if not self._scorer.ready.is_set():
+            return _error(503, "init() has not finished yet; the schema is not known.", ("Retry-After", "1"))
+        document = self._swagger.get(int(version))
+        if document is None:
+            script = self._scorer.script
+            assert script is not None  # set before ready
+            document = orjson.dumps(build_swagger(int(version), title=self._settings.service_name,
+                                                  schema=script.schema, secured=bool(self._keys)))
+            self._swagger[int(version)] = document
+        return 200, [_JSON], document
+
+    def _authorized(self, environ: dict[str, Any]) -> bool:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode("utf-8") if scheme.lower() == "bearer" else b""
+        # Compare with every key, without stopping early, so timing reveals nothing.
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(given, key)
+        return matched
+
+    def _score(self, environ: dict[str, Any], method: str) -> _Reply:
+        if method == "OPTIONS":
+            return self._preflight(environ)
+        if method not in ("POST", "GET"):
+            return _error(405, f"{method} is not allowed on /score; use POST.", ("Allow", _SCORE_METHODS))
+        if self._keys and not self._authorized(environ):
+            return _error(401, "Missing or wrong key: send the header 'Authorization: Bearer <key>'.",
+                          ("WWW-Authenticate", "Bearer"))
+        scorer = self._scorer
+        if not scorer.ready.is_set() and not scorer.ready.wait(self._timeout_s):
+            return _error(503, "init() has not finished yet; retry.", ("Retry-After", "1"))
+        script = scorer.script
+        assert script is not None  # set before ready
+        mode = script.mode
+
+        if method == "POST":
+            length = environ.get("CONTENT_LENGTH")
+            if length and int(length) > self._max_body:
+                return self._too_large()
+            content_type = environ.get("CONTENT_TYPE")
+            if mode is InputMode.SCHEMA and content_type and not _is_json_type(content_type):
+                return _error(415, f"Content-Type {content_type!r} is not supported; send application/json.")
+            body = environ["wsgi.input"].read(int(length)) if length else environ["wsgi.input"].read()
+            if len(body) > self._max_body:
+                return self._too_large()
+        else:
+            body = b""
+
+        args: tuple[Any, ...]
+        kwargs: dict[str, Any]
+        if mode is InputMode.SCHEMA:
+            assert script.schema is not None  # schema mode implies a schema
+            try:
+                payload = orjson.loads(body) if method == "POST" else self._query_payload(environ)
+            except orjson.JSONDecodeError as exc:
+                return _error(400, f"Malformed JSON in request body: {exc}")
+            try:
+                kwargs = script.schema.convert(payload)
+            except InputError as exc:
+                return _error(400, str(exc))
+            args = ()
+        elif mode is InputMode.RAWHTTP:
+            args, kwargs = (AMLRequest(environ, body),), {}
+        else:
+            if method == "GET":
+                text = orjson.dumps(self._query_payload(environ)).decode()
+            else:
+                try:
+                    text = body.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return _error(400, f"Request body is not valid UTF-8: {exc}")
+            args, kwargs = (text,), {}
+        if script.wants_headers:
+            kwargs["request_headers"] = Headers(_headers_from_environ(environ))
+
+        try:
+            call = scorer.call(script.call, args, kwargs, self._timeout_s)
+        except ScoringTimeout:
+            return _error(504, f"run() did not finish within the scoring timeout of "
+                               f"{self._settings.timeout_ms} ms; this worker is being replaced.")
+        except WorkerRestarting as exc:
+            return _error(503, f"{exc}.", ("Retry-After", "1"))
+        timing = ("x-ms-run-fn-exec-ms", f"{call.run_ms:.3f}")
+        if call.error is not None:
+            error = call.error
+            return _error(500, f"run() raised {type(error).__name__}: {error}",
+                          ("x-ms-run-function-failed", "True"), timing)
+        result = call.result
+        if hasattr(result, "status_code") and hasattr(result, "get_data"):
+            headers = [(str(name), str(value)) for name, value in result.headers.items()
+                       if name.lower() != "content-length"]
+            headers.append(timing)
+            return int(result.status_code), headers, bytes(result.get_data())
+        try:
+            return 200, [_JSON, timing], orjson.dumps(result, default=_json_default, option=_JSON_OPTIONS)
+        except TypeError as exc:
+            print(f"mlnb.serving: run() returned a value JSON cannot represent: {exc}", file=sys.stderr)
+            return _error(500, f"run() returned a value that cannot be serialised as JSON: {exc}", timing)
+
+    def _query_payload(self, environ: dict[str, Any]) -> dict[str, Any]:
+        # Query values are JSON when they parse as JSON (data=[[1,2]]), strings otherwise.
+        payload: dict[str, Any] = {}
+        for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+            try:
+                payload[key] = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                payload[key] = value
+        return payload
+
+    def _too_large(self) -> _Reply:
+        return _error(413, f"Request body is larger than the limit of {self._settings.max_body_mb:g} MiB "
+                           "(--max-body-mb).")
+
+    def _preflight(self, environ: dict[str, Any]) -> _Reply:
+        headers: list[tuple[str, str]] = [("Allow", _SCORE_METHODS)]
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and (self._cors_any or origin in self._cors_origins):
+            headers += [
+                ("Access-Control-Allow-Methods", _SCORE_METHODS),
+                ("Access-Control-Allow-Headers",
+                 environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or _DEFAULT_ALLOWED_HEADERS),
+                ("Access-Control-Max-Age", "600"),
+            ]
+        return 200, headers, b""

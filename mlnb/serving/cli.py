@@ -1,0 +1,32 @@
+"""``python -m mlnb.serving`` and ``mlnb serve``: parse settings, then serve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlnb.serving.settings import parse_settings
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scoring server.
+
+    Args:
+        argv: Command-line arguments (without the program name); ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 after a normal shutdown, 3 when the entry script's import or
+        ``init()`` failed (its traceback is in the log), 2 for bad arguments.
+
+    Example::
+
+        main(["--entry-script", "score.py", "--model-dir", "azureml-models", "--port", "5001"])
+    """
+    try:
+        settings = parse_settings(list(argv) if argv is not None else None)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    from mlnb.serving.supervisor import serve
+
+    return serve(settings)

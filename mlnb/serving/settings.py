@@ -1,0 +1,130 @@
+"""Server settings from command-line flags and Azure's environment variable names.
+
+Flags win over the environment. The supervisor hands the settings to its worker
+processes as JSON in ``MLNB_SERVING_SETTINGS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+__all__ = ["SETTINGS_ENV", "Settings", "build_parser", "parse_settings"]
+
+SETTINGS_ENV = "MLNB_SERVING_SETTINGS"
+#: Azure's default scoring timeout (azmlinfsrv): one hour.
+DEFAULT_TIMEOUT_MS = 3_600_000
+DEFAULT_MAX_BODY_MB = 100.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know.
+
+    Attributes:
+        entry_script: The entry script, relative to ``app_root`` unless absolute.
+        app_root: The application folder (``AML_APP_ROOT``), put on ``sys.path``.
+        model_dir: The deployed models' folder (``AZUREML_MODEL_DIR``), or ``None``.
+        host: The address to listen on.
+        port: The port to listen on.
+        workers: Worker processes, each with its own ``init()``.
+        timeout_ms: Longest a ``run()`` call may take before the client gets a 504.
+        cors_origins: Origins allowed to call the service from a browser (``*`` for any).
+        auth_keys: Accepted keys for ``Authorization: Bearer <key>``; empty disables auth.
+        max_body_mb: Largest accepted request body, in MiB.
+        service_name: The title of the swagger document.
+    """
+
+    entry_script: str
+    app_root: str
+    model_dir: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 5001
+    workers: int = 1
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    cors_origins: tuple[str, ...] = ()
+    auth_keys: tuple[str, ...] = ()
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
+    service_name: str = "mlnb-service"
+
+    def to_json(self) -> str:
+        """Serialise for the worker processes."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        data["cors_origins"] = tuple(data["cors_origins"])
+        data["auth_keys"] = tuple(data["auth_keys"])
+        return cls(**data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m mlnb.serving`` / ``mlnb serve`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mlnb.serving",
+        description="Serve an Azure-style entry script (init()/run()) over HTTP.",
+    )
+    parser.add_argument("--entry-script", help="the entry script [AZUREML_ENTRY_SCRIPT]")
+    parser.add_argument("--model-dir", help="the deployed models' folder [AZUREML_MODEL_DIR, MLNB_MODEL_DIR]")
+    parser.add_argument("--app-root", help="the application folder, default: current directory [AML_APP_ROOT]")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 in containers)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 5001)")
+    parser.add_argument("--workers", type=int, help="worker processes (default 1) [WORKER_COUNT]")
+    parser.add_argument("--timeout-ms", type=int, help=f"scoring timeout (default {DEFAULT_TIMEOUT_MS}) [SCORING_TIMEOUT_MS]")
+    parser.add_argument("--cors-origins", help="comma-separated allowed origins, or * [AML_CORS_ORIGINS]")
+    parser.add_argument("--auth-key", action="append", dest="auth_keys", default=None,
+                        help="accepted bearer key; repeat for several (primary, secondary)")
+    parser.add_argument("--max-body-mb", type=float, help=f"largest request body in MiB (default {DEFAULT_MAX_BODY_MB:g})")
+    parser.add_argument("--service-name", help="title of the swagger document [SERVICE_NAME]")
+    return parser
+
+
+def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from flags, falling back to the environment.
+
+    Raises:
+        SystemExit: A flag is malformed or no entry script is given (argparse's usage error).
+    """
+    env = os.environ if environ is None else environ
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    entry_script = args.entry_script or env.get("AZUREML_ENTRY_SCRIPT")
+    if not entry_script:
+        parser.error("no entry script: pass --entry-script or set AZUREML_ENTRY_SCRIPT")
+
+    def number(flag: float | None, name: str, default: float, kind: type) -> float:
+        if flag is not None:
+            return flag
+        raw = env.get(name)
+        if not raw:
+            return default
+        try:
+            return kind(raw)
+        except ValueError:
+            parser.error(f"{name}={raw!r} is not a number")
+        raise AssertionError  # parser.error exits
+
+    cors = args.cors_origins if args.cors_origins is not None else env.get("AML_CORS_ORIGINS", "")
+    settings = Settings(
+        entry_script=entry_script,
+        app_root=os.path.abspath(args.app_root or env.get("AML_APP_ROOT") or os.getcwd()),
+        model_dir=args.model_dir or env.get("AZUREML_MODEL_DIR") or env.get("MLNB_MODEL_DIR") or None,
+        host=args.host or "127.0.0.1",
+        port=int(number(args.port, "", 5001, int)),
+        workers=int(number(args.workers, "WORKER_COUNT", 1, int)),
+        timeout_ms=int(number(args.timeout_ms, "SCORING_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, int)),
+        cors_origins=tuple(origin.strip() for origin in cors.split(",") if origin.strip()),
+        auth_keys=tuple(args.auth_keys or ()),
+        max_body_mb=float(number(args.max_body_mb, "", DEFAULT_MAX_BODY_MB, float)),
+        service_name=args.service_name or env.get("SERVICE_NAME") or "mlnb-service",
+    )
+    for name, value, low in (("--port", settings.port, 1), ("--workers", settings.workers, 1),
+                             ("--timeout-ms", settings.timeout_ms, 1), ("--max-body-mb", settings.max_body_mb, 0)):
+        if value < low:
+            parser.error(f"{name} must be at least {low} (got {value})")
+    return settings

@@ -1,0 +1,136 @@
+"""Run the scoring app under granian's process manager, with mlnb's failure policy.
+
+granian (a Rust HTTP server with a WSGI interface) owns the listening socket, the worker
+processes and keep-alive connections. mlnb adds, through a small state folder shared with
+the workers:
+
+* ``init()`` failing in any worker stops the whole server with :data:`EXIT_INIT_FAILED`
+  (the traceback is already in the log), instead of respawning into the same failure;
+* a worker that dies after it was ready (``os._exit``, a segfault, a scoring timeout) is
+  always replaced: granian's crash-loop guard, meant for workers that cannot start, would
+  otherwise stop the service when two such deaths come within a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EXIT_INIT_FAILED", "STATE_ENV", "WorkerState", "serve"]
+
+STATE_ENV = "MLNB_SERVING_STATE_DIR"
+#: Exit status of the server when the entry script's ``init()`` (or import) fails.
+EXIT_INIT_FAILED = 3
+_INIT_FAILED = "init-failed"
+
+
+class WorkerState:
+    """The state folder shared by the supervisor and its workers.
+
+    Args:
+        folder: The folder; created by the supervisor, named to workers by ``STATE_ENV``.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    @classmethod
+    def from_env(cls) -> WorkerState | None:
+        """The state folder of the supervisor that started this worker, if any."""
+        folder = os.environ.get(STATE_ENV)
+        return cls(folder) if folder else None
+
+    def mark_ready(self, pid: int) -> None:
+        """Record that worker ``pid`` finished ``init()``."""
+        (self.folder / f"ready-{pid}").touch()
+
+    def was_ready(self, pid: int | None) -> bool:
+        """Whether worker ``pid`` finished ``init()`` before it exited."""
+        return pid is not None and (self.folder / f"ready-{pid}").exists()
+
+    def mark_init_failed(self) -> None:
+        """Record that ``init()`` failed: the server must stop."""
+        (self.folder / _INIT_FAILED).touch()
+
+    def init_failed(self) -> bool:
+        """Whether a worker's ``init()`` failed."""
+        return (self.folder / _INIT_FAILED).exists()
+
+
+def _server_class() -> type:
+    from granian.server import MPServer
+
+    class _Server(MPServer):  # type: ignore[misc, valid-type]
+        state: WorkerState
+
+        def _respawn_workers(self, workers: list[int], spawn_target: Any, target_loader: Any,
+                             delay: float = 0) -> None:
+            if self.state.init_failed():
+                # Respawning would only replay the same init() traceback: stop instead.
+                self.interrupt_signal = True
+                self.main_loop_interrupt.set()
+                return
+            served = [idx for idx in workers if self.state.was_ready(self.wrks[idx].inner.pid)]
+            super()._respawn_workers(workers, spawn_target, target_loader, delay)
+            for idx in served:
+                self.respawned_wrks.pop(idx, None)
+
+    return _Server
+
+
+def serve(settings: Any) -> int:
+    """Serve until interrupted; return the process exit status.
+
+    Args:
+        settings: The :class:`~mlnb.serving.settings.Settings`.
+
+    Returns:
+        0 after a normal shutdown, :data:`EXIT_INIT_FAILED` when the entry script could not
+        start, another non-zero status when granian stopped on an error.
+    """
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    from mlnb.serving.settings import SETTINGS_ENV
+
+    folder = tempfile.mkdtemp(prefix="mlnb-serving-")
+    state = WorkerState(folder)
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    os.environ[STATE_ENV] = folder
+    if settings.model_dir:
+        os.environ["AZUREML_MODEL_DIR"] = os.path.abspath(settings.model_dir)
+    server = _server_class()(
+        "mlnb.serving.worker:create_app",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.WSGI,
+        workers=settings.workers,
+        # More than one HTTP thread, so health checks answer while run() is busy; run()
+        # itself is serialised on the worker's scoring thread.
+        blocking_threads=2,
+        http=HTTPModes.http1,
+        websockets=False,
+        respawn_failed_workers=True,
+        log_level=LogLevels.warning,
+        factory=True,
+    )
+    server.state = state
+    code: int | str | None = 0
+    print(f"mlnb.serving: serving {settings.entry_script} on http://{settings.host}:{settings.port} "
+          f"with {settings.workers} worker(s)", file=sys.stderr, flush=True)
+    try:
+        server.serve()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        failed = state.init_failed()
+        shutil.rmtree(folder, ignore_errors=True)
+    if failed:
+        print("mlnb.serving: the entry script failed to start (traceback above); exiting",
+              file=sys.stderr, flush=True)
+        return EXIT_INIT_FAILED
+    return code if isinstance(code, int) else (1 if code else 0)
