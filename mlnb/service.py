@@ -76,6 +76,11 @@ class Webservice:
         return self._record.keys is not None
 
     @property
+    def token_auth_enabled(self) -> bool:
+        """Always False: local services use keys, not Azure AD tokens (kept so Azure client code runs)."""
+        return False
+
+    @property
     def models(self) -> list[str]:
         """The ids of the models the service serves."""
         return list(self._record.spec["models"])

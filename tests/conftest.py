@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Literal, NoReturn
 
 import docker
 import pytest
 import requests
+
+from mlnb import Model, Webservice, Workspace
 
 REQUIRE_DOCKER = "MLNB_REQUIRE_DOCKER"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
@@ -81,3 +84,67 @@ def base_image(docker_client: docker.DockerClient) -> str:
             os.environ,
         )
     return name
+
+
+# -- deployments ---------------------------------------------------------------------
+
+SEED_SCORE_SCRIPT = '''\
+import json
+import os
+
+import joblib
+import numpy as np
+from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
+from inference_schema.schema_decorators import input_schema, output_schema
+
+
+def init():
+    global model
+    model_path = os.path.join(os.getenv("AZUREML_MODEL_DIR"), "sklearn_regression_model.pkl")
+    model = joblib.load(model_path)
+
+
+input_sample = np.array([[10, 9, 8, 7, 6, 5, 4, 3, 2, 1]])
+output_sample = np.array([3726.995])
+
+
+@input_schema("data", NumpyParameterType(input_sample))
+@output_schema(NumpyParameterType(output_sample))
+def run(data):
+    result = model.predict(data)
+    return result.tolist()
+'''
+"""The seed's scikit-learn entry script (with ``import joblib``: ``sklearn.externals`` is gone)."""
+
+
+
+@pytest.fixture()
+def seed_payload() -> dict[str, list[list[int]]]:
+    """The seed's two-row test request."""
+    return {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]}
+
+
+@pytest.fixture(scope="session")
+def diabetes_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ridge regression trained on scikit-learn's diabetes data set, saved with joblib."""
+    from mlnb.demo import train_diabetes_model
+
+    return train_diabetes_model(tmp_path_factory.mktemp("model") / "sklearn_regression_model.pkl")
+
+
+@pytest.fixture()
+def project(tmp_path: Path, diabetes_model_file: Path) -> Iterator[tuple[Workspace, Model, Path]]:
+    """A workspace with the diabetes model registered and the seed's score.py in ``src/``.
+
+    Every service deployed in the workspace is deleted afterwards.
+    """
+    workspace = Workspace.create(tmp_path)
+    model = Model.register(
+        workspace, diabetes_model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN
+    )
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "score.py").write_text(SEED_SCORE_SCRIPT)
+    yield workspace, model, source
+    for service in Webservice.list(workspace):
+        service.delete()
