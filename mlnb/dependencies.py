@@ -35,7 +35,7 @@ import re
 import sys
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -76,7 +76,7 @@ class InferredDependencies:
 
     requirements: tuple[str, ...]
     notes: tuple[str, ...] = ()
-    modules: Mapping[str, str] | None = None
+    modules: Mapping[str, str] = field(default_factory=dict)
 
     def to_environment(self, name: str = "inferred") -> Environment:
         """Return an :class:`~mlnb.environment.Environment` with these requirements, to edit or store.
