@@ -1,0 +1,244 @@
+"""Serving throughput, latency, memory and cold start: mlnb against azmlinfsrv.
+
+Run: ``.venv/bin/python bench/serving.py`` (``--rounds 3 --duration 5`` are the defaults).
+
+Installs each server into its own virtual environment under ``bench/.venvs/`` (once),
+trains the diabetes Ridge model in each, and serves the same schema-typed entry script
+(``bench/serving_score.py``) with azureml-inference-server-http (``azmlinfsrv``, the server
+Azure uses) and with mlnb's runtime (run from a copy of ``mlnb/serving`` next to an empty
+``mlnb/__init__.py``, as in an image), both with 2 workers. Load comes from ``wrk`` in a
+separate process, keep-alive, one connection per unit of concurrency, for 1-row and 100-row
+bodies at concurrency 1, 8 and 32. Each round starts each server fresh (cold start to the
+first 200 from ``/score``), warms it up, runs every cell and samples memory; servers take
+turns going first. The table shows medians over rounds and the ratio mlnb / azmlinfsrv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENVS = BENCH / ".venvs"
+WORK = BENCH / ".work" / "serving"
+WORKERS = 2
+PAYLOADS = ("body1", "body100")
+CONCURRENCY = (1, 8, 32)
+_PEER_PACKAGES = {
+    "azmlinfsrv": ["azureml-inference-server-http==1.5.1", "scikit-learn", "joblib", "inference-schema[numpy-support]"],
+    "mlnb": ["-r", str(REPO / "mlnb" / "serving" / "requirements.txt"), "scikit-learn", "joblib"],
+}
+_LUA = """
+local f = io.open(os.getenv("BODY_FILE"), "rb"); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+@dataclass
+class Cell:
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+@dataclass
+class Peer:
+    name: str
+    cells: dict[tuple[str, int], Cell] = field(default_factory=dict)
+    cold_start_s: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    pss_mb: list[float] = field(default_factory=list)
+
+
+def _venv(name: str) -> Path:
+    venv = VENVS / name
+    marker = venv / ".installed"
+    if not marker.exists():
+        print(f"installing {name} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *_PEER_PACKAGES[name]], check=True)
+        marker.touch()
+    return venv
+
+
+def _prepare(name: str) -> Path:
+    venv = _venv(name)
+    models = WORK / name
+    subprocess.run([str(venv / "bin" / "python"), str(BENCH / "serving_train.py"), str(models)], check=True)
+    return models
+
+
+def _runtime_copy() -> Path:
+    runtime = WORK / "runtime"
+    shutil.rmtree(runtime, ignore_errors=True)
+    (runtime / "mlnb").mkdir(parents=True)
+    (runtime / "mlnb" / "__init__.py").write_text("")
+    shutil.copytree(REPO / "mlnb" / "serving", runtime / "mlnb" / "serving", ignore=shutil.ignore_patterns("__pycache__"))
+    return runtime
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _command(name: str, models: Path, port: int, runtime: Path) -> tuple[list[str], dict[str, str]]:
+    venv = VENVS / name
+    model_dir = models / "diabetes" / "1"
+    env = {**os.environ, "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
+    script = str(BENCH / "serving_score.py")
+    if name == "azmlinfsrv":
+        return [str(venv / "bin" / "azmlinfsrv"), "--entry_script", script, "--model_dir", str(model_dir),
+                "--port", str(port), "--health_port", str(_free_port()), "--worker_count", str(WORKERS)], env
+    env["PYTHONPATH"] = str(runtime)
+    return [str(venv / "bin" / "python"), "-m", "mlnb.serving", "--entry-script", script, "--model-dir",
+            str(model_dir), "--port", str(port), "--workers", str(WORKERS)], env
+
+
+def _first_200(url: str, body: bytes, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise TimeoutError(f"no 200 from {url} within {timeout_s}s")
+
+
+def _wrk(url: str, body_file: Path, connections: int, duration: int) -> tuple[float, float, float, int]:
+    lua = WORK / "post.lua"
+    lua.write_text(_LUA)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(lua), url],
+        capture_output=True, text=True, check=True, env={**os.environ, "BODY_FILE": str(body_file)},
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p50, p99, errors + (int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    rss = pss = 0
+    for proc in procs:
+        info = proc.memory_full_info()
+        rss += info.rss
+        pss += info.pss
+    return rss / 2**20, pss / 2**20
+
+
+def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/score"
+    command, env = _command(peer.name, models, port, runtime)
+    log = open(WORK / f"{peer.name}.log", "ab")
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
+    try:
+        _first_200(url, (models / "body1.json").read_bytes(), proc)
+        peer.cold_start_s.append(time.perf_counter() - start)
+        for payload in PAYLOADS:
+            _wrk(url, models / f"{payload}.json", 8, 2)
+        rss, pss = _memory(proc.pid)
+        peer.rss_mb.append(rss)
+        peer.pss_mb.append(pss)
+        for payload in PAYLOADS:
+            for connections in CONCURRENCY:
+                rps, p50, p99, errors = _wrk(url, models / f"{payload}.json", connections, duration)
+                cell = peer.cells.setdefault((payload, connections), Cell())
+                cell.rps.append(rps)
+                cell.p50_ms.append(p50)
+                cell.p99_ms.append(p99)
+                cell.errors += errors
+                print(f"  {peer.name:<10} {payload:<7} c={connections:<2} {rps:>9.0f} req/s  p50 {p50:.3f} ms  "
+                      f"p99 {p99:.3f} ms  errors {errors}", flush=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _table(azml: Peer, mlnb: Peer) -> str:
+    med = statistics.median
+    lines = [
+        f"{'payload':<8} {'conc':>4} | {'azmlinfsrv req/s':>16} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | "
+        f"{'mlnb req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | {'ratio':>5}",
+        "-" * 104,
+    ]
+    for payload in PAYLOADS:
+        for connections in CONCURRENCY:
+            a, m = azml.cells[(payload, connections)], mlnb.cells[(payload, connections)]
+            label = "1 row" if payload == "body1" else "100 rows"
+            lines.append(
+                f"{label:<8} {connections:>4} | {med(a.rps):>16.0f} {med(a.p50_ms):>7.3f} {med(a.p99_ms):>7.3f} "
+                f"{a.errors:>4} | {med(m.rps):>10.0f} {med(m.p50_ms):>7.3f} {med(m.p99_ms):>7.3f} {m.errors:>4} | "
+                f"{med(m.rps) / med(a.rps):>5.2f}")
+    lines.append("-" * 104)
+    for label, attr, unit in (("RSS after warm-up (sum of processes)", "rss_mb", "MiB"),
+                              ("PSS after warm-up (shared pages split)", "pss_mb", "MiB"),
+                              ("cold start to first 200", "cold_start_s", "s")):
+        a, m = med(getattr(azml, attr)), med(getattr(mlnb, attr))
+        lines.append(f"{label:<40} azmlinfsrv {a:>8.2f} {unit:<3}  mlnb {m:>8.2f} {unit:<3}  ratio {m / a:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    WORK.mkdir(parents=True, exist_ok=True)
+    models = {name: _prepare(name) for name in ("azmlinfsrv", "mlnb")}
+    runtime = _runtime_copy()
+    peers = {name: Peer(name) for name in models}
+    for index in range(args.rounds):
+        order = ["azmlinfsrv", "mlnb"] if index % 2 == 0 else ["mlnb", "azmlinfsrv"]
+        print(f"round {index + 1}/{args.rounds}", flush=True)
+        for name in order:
+            _round(peers[name], models[name], runtime, args.duration)
+    table = _table(peers["azmlinfsrv"], peers["mlnb"])
+    print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
+    print(table)
+    (WORK / "results.json").write_text(json.dumps({name: peer.__dict__ | {"cells": {f"{k[0]}/c{k[1]}": v.__dict__
+                                                   for k, v in peer.cells.items()}} for name, peer in peers.items()},
+                                                  indent=2))
+
+
+if __name__ == "__main__":
+    main()
