@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import SCRIPTS
 
+from mlnb.serving import main
 from mlnb.serving.entry_script import EntryScriptError, InputMode, load_entry_script
 from mlnb.serving.model_path import ModelPathNotFound, get_model_path
 from mlnb.serving.settings import parse_settings
@@ -78,7 +79,10 @@ def test_flags_win_over_environment() -> None:
     assert flags.auth_keys == ("k1", "k2") and flags.max_body_mb == 1.5
 
 
-def test_missing_entry_script_is_a_usage_error() -> None:
+def test_missing_entry_script_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_settings([], {})
     assert exc.value.code == 2
+    monkeypatch.delenv("AZUREML_ENTRY_SCRIPT", raising=False)
+    assert main([]) == 2
+    assert main(["--help"]) == 0
