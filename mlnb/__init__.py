@@ -14,6 +14,7 @@ from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservic
 from mlnb.environment import Environment
 from mlnb.errors import MlnbError
 from mlnb.models import Model, ModelList
+from mlnb.package import ModelPackage
 from mlnb.service import Webservice
 from mlnb.workspace import Workspace
 
@@ -27,6 +28,7 @@ __all__ = [
     "MlnbError",
     "Model",
     "ModelList",
+    "ModelPackage",
     "ResourceConfiguration",
     "Webservice",
     "Workspace",

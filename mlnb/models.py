@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlnb.config import DeploymentConfiguration, InferenceConfig
+    from mlnb.package import ModelPackage
     from mlnb.service import Webservice
 
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
@@ -372,6 +373,40 @@ class Model:
         from mlnb.deploy import deploy
 
         return deploy(workspace, name, models, inference_config, deployment_config, overwrite)
+
+    @staticmethod
+    def package(
+        workspace: Workspace,
+        models: Sequence[Model],
+        inference_config: InferenceConfig,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+    ) -> ModelPackage:
+        """Package models as a Docker image, or as a Dockerfile and its build context.
+
+        Starts at once; follow it with ``package.wait_for_creation(show_output=True)``.
+
+        Args:
+            workspace: the workspace holding the models.
+            models: the models to ship.
+            inference_config: the entry script, source directory and environment.
+            generate_dockerfile: write a Dockerfile and context (see ``package.save(dir)``)
+                instead of building an image.
+            image_name: the image tag (default: ``mlnb-package/<model>:<hash>``).
+
+        Returns:
+            The packaging job.
+
+        Example:
+            >>> package = Model.package(ws, [model], inference_config, generate_dockerfile=True)
+            >>> package.wait_for_creation(show_output=True)
+            >>> package.save("./imagefiles")   # docker build -t img imagefiles; docker run -p 6789:5001 img
+        """
+        from mlnb.package import ModelPackage
+
+        return ModelPackage(
+            workspace, models, inference_config, generate_dockerfile=generate_dockerfile, image_name=image_name
+        )
 
     # -- files -------------------------------------------------------------------------
 

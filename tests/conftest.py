@@ -88,7 +88,7 @@ def base_image(docker_client: docker.DockerClient) -> str:
 
 # -- deployments ---------------------------------------------------------------------
 
-SEED_SCORE_SCRIPT = '''\
+_SEED_SCORE_SCRIPT = '''\
 import json
 import os
 
@@ -114,7 +114,12 @@ def run(data):
     result = model.predict(data)
     return result.tolist()
 '''
-"""The seed's scikit-learn entry script (with ``import joblib``: ``sklearn.externals`` is gone)."""
+
+
+@pytest.fixture(scope="session")
+def seed_score_script() -> str:
+    """The seed's scikit-learn entry script (with ``import joblib``: ``sklearn.externals`` is gone)."""
+    return _SEED_SCORE_SCRIPT
 
 
 
@@ -133,7 +138,7 @@ def diabetes_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def project(tmp_path: Path, diabetes_model_file: Path) -> Iterator[tuple[Workspace, Model, Path]]:
+def project(tmp_path: Path, diabetes_model_file: Path, seed_score_script: str) -> Iterator[tuple[Workspace, Model, Path]]:
     """A workspace with the diabetes model registered and the seed's score.py in ``src/``.
 
     Every service deployed in the workspace is deleted afterwards.
@@ -144,7 +149,7 @@ def project(tmp_path: Path, diabetes_model_file: Path) -> Iterator[tuple[Workspa
     )
     source = tmp_path / "src"
     source.mkdir()
-    (source / "score.py").write_text(SEED_SCORE_SCRIPT)
+    (source / "score.py").write_text(seed_score_script)
     yield workspace, model, source
     for service in Webservice.list(workspace):
         service.delete()

@@ -20,10 +20,10 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from mlnb.backends.base import Deployment, RuntimeStatus, http_ready
+from mlnb.backends.base import Deployment, LogSink, RuntimeStatus, http_ready
 from mlnb.errors import BaseImageNotFound, DeploymentFailed, DockerUnavailable, MlnbError
 from mlnb.layout import stage_source
-from mlnb.packaging import APP_ROOT, CONTAINER_PORT, assemble_context
+from mlnb.packaging import APP_ROOT, CONTAINER_PORT, BuildContext, assemble_context
 from mlnb.records import ServiceRecord
 
 _FAILURE_MARKER = "build.failed"
@@ -39,13 +39,7 @@ class DockerBackend:
     name = "docker"
 
     def __init__(self) -> None:
-        try:
-            self.client = docker.from_env(timeout=120)
-            self.client.ping()
-        except DockerException as error:
-            raise DockerUnavailable(
-                f"no Docker engine answers ({_first_line(error)}); start Docker, or deploy with backend='process'"
-            ) from None
+        self.client = connect()
         self._builds: dict[str, threading.Thread] = {}
 
     # -- starting ----------------------------------------------------------------------
@@ -87,33 +81,7 @@ class DockerBackend:
             log=deployment.log,
             requirements=deployment.requirements,
         )
-        self._ensure_base_image(context.base_image, deployment)
-        deployment.log(f"[mlnb] building image {tag} on {context.base_image}")
-        labels = {**deployment.labels, **context.labels}
-        for chunk in self.client.api.build(
-            path=str(context.directory), tag=tag, labels=labels, rm=True, forcerm=True, decode=True
-        ):
-            if "stream" in chunk:
-                for line in chunk["stream"].splitlines():
-                    if line.strip():
-                        deployment.log(line)
-            elif "error" in chunk:
-                raise DeploymentFailed(f"the image build failed: {chunk['error'].strip()}")
-
-    def _ensure_base_image(self, image: str, deployment: Deployment) -> None:
-        try:
-            self.client.images.get(image)
-            return
-        except ImageNotFound:
-            pass
-        deployment.log(f"[mlnb] pulling base image {image}")
-        try:
-            self.client.images.pull(image)
-        except DockerException as error:
-            raise BaseImageNotFound(
-                f"base image {image!r} is not present and cannot be pulled ({_first_line(error)}); "
-                "set MLNB_BASE_IMAGE or base_image= to an image with Python 3.11 (see docs/development.md)"
-            ) from None
+        build_image(self.client, context, tag, labels=deployment.labels, log=deployment.log)
 
     def _run(self, deployment: Deployment, runtime: dict[str, Any], image: str) -> None:
         self._start_container(self._create(deployment, runtime, image), deployment)
@@ -178,7 +146,7 @@ class DockerBackend:
         if state.get("OOMKilled"):
             return RuntimeStatus(
                 "exited",
-                f"the container was killed for exceeding memory_gb={record.runtime['memory_gb']}; "
+                f"the container was killed for memory: it exceeded memory_gb={record.runtime['memory_gb']}; "
                 "deploy with a larger memory_gb",
             )
         return RuntimeStatus("exited", f"the container exited with status {state.get('ExitCode')}")
@@ -238,6 +206,60 @@ class DockerBackend:
             self.client.containers.get(name).remove(force=True)
         except NotFound:
             pass
+
+
+def connect() -> docker.DockerClient:
+    """A client for the engine the environment points at.
+
+    Raises:
+        DockerUnavailable: when no engine answers.
+    """
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except DockerException as error:
+        raise DockerUnavailable(
+            f"no Docker engine answers ({_first_line(error)}); start Docker, or deploy with backend='process'"
+        ) from None
+    return client
+
+
+def build_image(
+    client: docker.DockerClient, context: BuildContext, tag: str, *, labels: dict[str, str], log: LogSink
+) -> None:
+    """Build a context made by :func:`mlnb.packaging.assemble_context`, streaming the build log.
+
+    Raises:
+        BaseImageNotFound: when the base image is neither present nor pullable.
+        DeploymentFailed: when a build step fails.
+    """
+    _ensure_base_image(client, context.base_image, log)
+    log(f"[mlnb] building image {tag} on {context.base_image}")
+    for chunk in client.api.build(
+        path=str(context.directory), tag=tag, labels={**labels, **context.labels}, rm=True, forcerm=True, decode=True
+    ):
+        if "stream" in chunk:
+            for line in chunk["stream"].splitlines():
+                if line.strip():
+                    log(line)
+        elif "error" in chunk:
+            raise DeploymentFailed(f"the image build failed: {chunk['error'].strip()}")
+
+
+def _ensure_base_image(client: docker.DockerClient, image: str, log: LogSink) -> None:
+    try:
+        client.images.get(image)
+        return
+    except ImageNotFound:
+        pass
+    log(f"[mlnb] pulling base image {image}")
+    try:
+        client.images.pull(image)
+    except DockerException as error:
+        raise BaseImageNotFound(
+            f"base image {image!r} is not present and cannot be pulled ({_first_line(error)}); "
+            "set MLNB_BASE_IMAGE or base_image= to an image with Python 3.11 (see docs/development.md)"
+        ) from None
 
 
 def _tar_folder(folder: Path) -> bytes:

@@ -1,0 +1,144 @@
+"""``Model.package``: a service as a Docker image, or as a Dockerfile with its build context.
+
+The image is built from the same context the Docker backend deploys (one code path), so
+a package behaves exactly like a deployed service: ``docker run -p 6789:5001 IMAGE`` and
+POST to ``http://localhost:6789/score``. Creation runs in a background thread;
+``wait_for_creation(show_output=True)`` streams its log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import queue
+import shutil
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from mlnb.config import InferenceConfig
+from mlnb.errors import InvalidConfiguration, MlnbError
+from mlnb.models import Model
+from mlnb.packaging import assemble_context
+from mlnb.workspace import Workspace
+
+_DONE = object()
+
+
+class ModelPackage:
+    """A packaging job and its result; made by :meth:`mlnb.Model.package`.
+
+    Attributes:
+        location: the local image tag once created (None for ``generate_dockerfile=True``).
+        state: ``"Running"``, ``"Succeeded"`` or ``"Failed"``.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        models: Sequence[Model],
+        inference_config: InferenceConfig,
+        *,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+    ) -> None:
+        if not models:
+            raise InvalidConfiguration("models must be a non-empty list, e.g. [model]")
+        if not isinstance(inference_config, InferenceConfig):
+            raise InvalidConfiguration("inference_config must be an mlnb.InferenceConfig(entry_script=..., ...)")
+        self.workspace = workspace
+        self.models = list(models)
+        self.inference_config = inference_config
+        self.generate_dockerfile = generate_dockerfile
+        key = hashlib.sha256(
+            "\n".join([*(m.id for m in self.models), inference_config.entry_script, str(inference_config.source_directory)]).encode()
+        ).hexdigest()[:12]
+        self.image_name = image_name or f"mlnb-package/{self.models[0].name}:{key}"
+        self.location: str | None = None
+        self.state = "Running"
+        self.error: MlnbError | None = None
+        self._context_dir = workspace.cache_dir / "packages" / key
+        self._log: list[str] = []
+        self._lines: queue.Queue[object] = queue.Queue()
+        self._thread = threading.Thread(target=self._create, name="mlnb-package", daemon=True)
+        self._thread.start()
+
+    def _emit(self, line: str) -> None:
+        self._log.append(line)
+        self._lines.put(line)
+
+    def _create(self) -> None:
+        try:
+            context = assemble_context(
+                self.models,
+                self.inference_config,
+                target_dir=self._context_dir,
+                wheelhouse_cache=self.workspace.cache_dir / "wheelhouse",
+                log=self._emit,
+            )
+            if not self.generate_dockerfile:
+                from mlnb.backends.docker import build_image, connect
+
+                build_image(connect(), context, self.image_name, labels={"mlnb.package": "true"}, log=self._emit)
+                self.location = self.image_name
+            self.state = "Succeeded"
+        except MlnbError as error:
+            self.error = error
+            self.state = "Failed"
+            self._emit(f"[mlnb] error: {error}")
+        finally:
+            self._lines.put(_DONE)
+
+    def wait_for_creation(self, show_output: bool = False, *, out: TextIO | None = None) -> None:
+        """Wait until the image (or the Dockerfile and context) is ready.
+
+        Args:
+            show_output: print the packaging and build log as it comes.
+            out: where to print (default: standard output).
+
+        Raises:
+            MlnbError: the error that stopped the packaging (a dependency that cannot be
+                resolved, no Docker engine, a failed build step).
+        """
+        stream = out or sys.stdout
+        while (line := self._lines.get()) is not _DONE:
+            if show_output:
+                stream.write(f"{line}\n")
+                stream.flush()
+        self._lines.put(_DONE)  # a second wait returns at once
+        if self.error is not None:
+            raise self.error
+
+    def get_logs(self) -> str:
+        """The packaging log so far."""
+        return "".join(f"{line}\n" for line in self._log)
+
+    def save(self, output_directory: str | Path) -> Path:
+        """Write the Dockerfile and the complete build context to ``output_directory``.
+
+        ``docker build DIR`` then builds an image that needs no mlnb on that machine.
+
+        Raises:
+            InvalidConfiguration: when ``output_directory`` exists and is not empty.
+        """
+        self.wait_for_creation()
+        target = Path(output_directory)
+        if target.exists() and any(target.iterdir()):
+            raise InvalidConfiguration(f"{target} is not empty; save into a new or empty folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.rmdir()
+        shutil.copytree(self._context_dir, target)
+        return target
+
+    def __repr__(self) -> str:
+        return f"ModelPackage(state={self.state!r}, location={self.location!r}, models={[m.id for m in self.models]!r})"
+
+    def _repr_html_(self) -> str:
+        where = self.location or ("Dockerfile and context: call .save(DIR)" if self.generate_dockerfile else "—")
+        return (
+            f"<b>ModelPackage</b> {html.escape(', '.join(m.id for m in self.models))}: "
+            f"{html.escape(self.state)}, {html.escape(where)}"
+        )

@@ -1,0 +1,188 @@
+"""Deployments and packages on the Docker backend, against a real engine.
+
+One workspace serves the whole module, so the wheelhouse and the dependency layers are
+built once, and the later tests exercise what users repeat: deploys on a warm cache.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
+from mlnb.errors import DeploymentFailed
+from mlnb.ports import choose_port
+
+pytestmark = pytest.mark.docker
+
+Project = tuple[Workspace, Model, Path]
+
+
+@pytest.fixture(scope="module")
+def docker_project(
+    tmp_path_factory: pytest.TempPathFactory,
+    diabetes_model_file: Path,
+    seed_score_script: str,
+    docker_client: docker.DockerClient,
+    base_image: str,
+) -> Iterator[Project]:
+    folder = tmp_path_factory.mktemp("docker-project")
+    workspace = Workspace.create(folder)
+    model = Model.register(
+        workspace, diabetes_model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN
+    )
+    source = folder / "src"
+    source.mkdir()
+    (source / "score.py").write_text(seed_score_script)
+    yield workspace, model, source
+    for service in Webservice.list(workspace):
+        service.delete()
+    for image in docker_client.images.list(filters={"label": f"mlnb.workspace={workspace.path}"}):
+        docker_client.images.remove(image.id, force=True)
+
+
+def _docker(**options: object) -> object:
+    return LocalWebservice.deploy_configuration(backend="docker", **options)  # type: ignore[arg-type]
+
+
+def _variant(source: Path, name: str, old: str, new: str) -> Path:
+    """A copy of the source directory with one replacement in score.py."""
+    variant = source.parent / name
+    variant.mkdir(exist_ok=True)
+    (variant / "score.py").write_text((source / "score.py").read_text().replace(old, new))
+    return variant
+
+
+def test_seed_workflow(
+    docker_project: Project, docker_client: docker.DockerClient, seed_payload: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace, model, source = docker_project
+    inference_config = InferenceConfig(entry_script="score.py", source_directory=source)
+    service = Model.deploy(workspace, "myservice", [model], inference_config, _docker(cpu_cores=1, memory_gb=1))
+    service.wait_for_deployment(show_output=True, timeout_sec=600)
+    shown = capsys.readouterr().out
+    assert "Step 1/" in shown and "scikit-learn==" in shown and "Healthy" in shown
+
+    container = docker_client.containers.get(service._record.runtime["container"])
+    assert container.labels["mlnb.service"] == "myservice"
+    assert container.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
+    assert container.attrs["HostConfig"]["Memory"] == 1024 * 1024 * 1024
+    binding = container.attrs["HostConfig"]["PortBindings"]["5001/tcp"][0]
+    assert binding == {"HostIp": "127.0.0.1", "HostPort": str(service.port)}
+
+    response = requests.post(service.scoring_uri, data=json.dumps(seed_payload), headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 200 and len(response.json()) == 2
+    swagger = requests.get(service.swagger_uri, timeout=10).json()
+    assert "/score" in swagger["paths"]
+
+    changed = _variant(source, "src-zero", "return result.tolist()", "return [0.0 for _ in result]")
+    service.update(inference_config=InferenceConfig(entry_script="score.py", source_directory=changed))
+    service.wait_for_deployment(timeout_sec=300)
+    assert service.run(seed_payload) == [0.0, 0.0]
+
+    service.delete()
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(container.name)
+
+
+def test_reload_and_rediscovery_from_another_process(docker_project: Project, seed_payload: dict) -> None:
+    workspace, model, source = docker_project
+    service = Model.deploy(workspace, "reloaded", [model], InferenceConfig("score.py", source_directory=source), _docker())
+    service.wait_for_deployment(timeout_sec=300)
+    first = service.run(seed_payload)
+    doubled = _variant(source, "src-reload", "return result.tolist()", "return (result * 2).tolist()")
+    (source / "score.py").write_text((doubled / "score.py").read_text())
+    try:
+        service.reload()
+        service.wait_for_deployment(timeout_sec=120)
+    finally:
+        (source / "score.py").write_text((source.parent / "src-zero" / "score.py").read_text().replace(
+            "return [0.0 for _ in result]", "return result.tolist()"))
+    assert service.run(seed_payload) == pytest.approx([2 * p for p in first])
+
+    code = (
+        "import sys, json; from mlnb import Workspace, Webservice;"
+        "s = Webservice(Workspace(sys.argv[1]), 'reloaded');"
+        "print(json.dumps([s.state, s.backend, s.run({'data': [[1,2,3,4,5,6,7,8,9,10]]})]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(workspace.path)], capture_output=True, text=True, check=True)
+    state, backend, prediction = json.loads(result.stdout)
+    assert (state, backend) == ("Healthy", "docker") and prediction == pytest.approx([2 * first[0]])
+
+
+def test_failing_init_raises_with_the_traceback(docker_project: Project) -> None:
+    workspace, model, source = docker_project
+    broken = _variant(source, "src-broken", "    model = joblib.load(model_path)", "    raise RuntimeError('cannot load ' + model_path)")
+    service = Model.deploy(workspace, "broken", [model], InferenceConfig("score.py", source_directory=broken), _docker())
+    with pytest.raises(DeploymentFailed) as failure:
+        service.wait_for_deployment(timeout_sec=300)
+    assert "RuntimeError: cannot load /var/azureml-app/azureml-models/sklearn_regression_model/1/sklearn_regression_model.pkl" in str(failure.value)
+    assert "exited with status" in str(failure.value)
+    assert service.state == "Failed"
+
+
+def test_a_container_killed_for_memory_says_so(docker_project: Project) -> None:
+    workspace, model, source = docker_project
+    hungry = _variant(source, "src-hungry", "    model = joblib.load(model_path)", "    model = joblib.load(model_path)\n    global ballast\n    ballast = np.ones(400 * 2**20 // 8)")
+    service = Model.deploy(workspace, "hungry", [model], InferenceConfig("score.py", source_directory=hungry), _docker(memory_gb=0.25))
+    with pytest.raises(DeploymentFailed, match=r"exceeded memory_gb=0\.25"):
+        service.wait_for_deployment(timeout_sec=300)
+
+
+def test_a_missing_base_image_is_a_clear_error(docker_project: Project) -> None:
+    workspace, model, source = docker_project
+    config = _docker(base_image=f"mlnb-missing-{uuid.uuid4().hex[:8]}:latest")
+    service = Model.deploy(workspace, "nobase", [model], InferenceConfig("score.py", source_directory=source), config)
+    with pytest.raises(DeploymentFailed, match="is not present and cannot be pulled.*MLNB_BASE_IMAGE"):
+        service.wait_for_deployment(timeout_sec=300)
+
+
+def test_package_dockerfile_builds_and_runs_without_mlnb(
+    docker_project: Project, docker_client: docker.DockerClient, tmp_path: Path, seed_payload: dict
+) -> None:
+    workspace, model, source = docker_project
+    package = Model.package(workspace, [model], InferenceConfig("score.py", source_directory=source), generate_dockerfile=True)
+    package.wait_for_creation(show_output=False)
+    saved = package.save(tmp_path / "imagefiles")
+    assert (saved / "Dockerfile").is_file() and (saved / "wheels").is_dir()
+    tag = f"mlnb-test-package:{uuid.uuid4().hex[:8]}"
+    docker_client.images.build(path=str(saved), tag=tag, rm=True)
+    _run_and_score(docker_client, tag, seed_payload)
+
+
+def test_package_image(docker_project: Project, docker_client: docker.DockerClient, seed_payload: dict) -> None:
+    workspace, model, source = docker_project
+    tag = f"mlnb-test-image:{uuid.uuid4().hex[:8]}"
+    package = Model.package(workspace, [model], InferenceConfig("score.py", source_directory=source), image_name=tag)
+    package.wait_for_creation(show_output=False)
+    assert package.location == tag and package.state == "Succeeded"
+    _run_and_score(docker_client, tag, seed_payload)
+
+
+def _run_and_score(client: docker.DockerClient, tag: str, payload: dict) -> None:
+    """``docker run -p PORT:5001 IMAGE``, then POST /score; removes the container and image."""
+    port = choose_port(None)
+    container = client.containers.run(tag, detach=True, ports={"5001/tcp": ("127.0.0.1", port)})
+    try:
+        from mlnb.backends.base import http_ready
+        import time
+
+        deadline = time.monotonic() + 120
+        while not http_ready(port) and time.monotonic() < deadline:
+            container.reload()
+            assert container.status in ("created", "running"), container.logs().decode()
+            time.sleep(0.3)
+        response = requests.post(f"http://127.0.0.1:{port}/score", json=payload, timeout=10)
+        assert response.status_code == 200, container.logs().decode()
+        assert len(response.json()) == 2
+    finally:
+        container.remove(force=True)
+        client.images.remove(tag, force=True)
