@@ -12,8 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlnb.errors import InvalidModelName, MlnbError
+from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
+from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError
 from mlnb.models import Model, parse_model_id
+from mlnb.service import Webservice
 from mlnb.workspace import Workspace
 
 Handler = Callable[[argparse.Namespace], int]
@@ -103,6 +105,85 @@ def _model_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inference_config(args: argparse.Namespace) -> InferenceConfig | None:
+    if args.ic and args.entry_script:
+        raise InvalidConfiguration("pass --ic FILE or --entry-script, not both")
+    if args.ic:
+        return InferenceConfig.from_json(args.ic)
+    if args.entry_script:
+        return InferenceConfig(args.entry_script, source_directory=args.source_dir, conda_file=args.conda_file)
+    return None
+
+
+def _deployment_config(args: argparse.Namespace) -> DeploymentConfiguration:
+    if args.dc:
+        return DeploymentConfiguration.from_json(args.dc)
+    return LocalWebservice.deploy_configuration(
+        args.port, cpu_cores=args.cpu, memory_gb=args.memory, backend=args.backend, auth_enabled=args.auth
+    )
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    workspace = _workspace(args)
+    models = [f"{name}:{version}" if version else Model(workspace, name).id for name, version in args.model]
+    service = Model.deploy(
+        workspace, args.name, models, _inference_config(args), _deployment_config(args), overwrite=args.overwrite
+    )
+    if not args.no_wait:
+        service.wait_for_deployment(show_output=True, timeout_sec=args.timeout)
+    print(f"{service.name}: {service.state} {service.scoring_uri}")
+    return 0
+
+
+def _service_list(args: argparse.Namespace) -> int:
+    services = Webservice.list(_workspace(args))
+    if not services:
+        print("no services deployed")
+    for service in services:
+        print(f"{service.name:<24} {service.state:<13} {service.backend:<8} {service.scoring_uri}")
+    return 0
+
+
+def _service_logs(args: argparse.Namespace) -> int:
+    service = Webservice(_workspace(args), args.name)
+    if args.follow:
+        for line in service.stream_logs(follow=True):
+            print(line, flush=True)
+    else:
+        sys.stdout.write(service.get_logs(tail=args.tail))
+    return 0
+
+
+def _service_score(args: argparse.Namespace) -> int:
+    payload = Path(args.payload[1:]).read_text() if args.payload.startswith("@") else args.payload
+    result = Webservice(_workspace(args), args.name).run(payload)
+    print(json.dumps(result))
+    return 0
+
+
+def _service_delete(args: argparse.Namespace) -> int:
+    Webservice(_workspace(args), args.name).delete()
+    print(f"deleted {args.name}")
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    workspace = _workspace(args)
+    inference_config = _inference_config(args)
+    if inference_config is None:
+        raise InvalidConfiguration("pass --ic FILE or --entry-script FILE")
+    models = [Model(workspace, name, version=version) for name, version in args.model]
+    package = Model.package(
+        workspace, models, inference_config, generate_dockerfile=args.output is not None, image_name=args.image_name
+    )
+    package.wait_for_creation(show_output=True)
+    if args.output is not None:
+        print(f"Dockerfile and build context in {package.save(args.output)}")
+    else:
+        print(f"image {package.location}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from mlnb.serving import main as serve
 
@@ -159,6 +240,45 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("model_id", type=_versioned_model_ref, metavar="NAME:VERSION")
     delete.set_defaults(handler=_model_delete)
 
+    deploy = commands.add_parser("deploy", parents=[common], help="deploy models as a local web service")
+    deploy.add_argument("-n", "--name", required=True, help="service name (3-32 lowercase letters, digits, '-')")
+    deploy.add_argument("-m", "--model", action="append", required=True, type=_model_ref, metavar="NAME[:VERSION]")
+    _add_inference_options(deploy)
+    deploy.add_argument("--dc", metavar="FILE", help="deploymentconfig.json (Azure CLI field names)")
+    deploy.add_argument("--port", type=int, help="host port on 127.0.0.1 (default: a free one)")
+    deploy.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
+    deploy.add_argument("--cpu", type=float, help="CPU cores limit")
+    deploy.add_argument("--memory", type=float, metavar="GB", help="memory limit in GB")
+    deploy.add_argument("--auth", action="store_true", help="require a key on /score")
+    deploy.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
+    deploy.add_argument("--no-wait", action="store_true", help="return without waiting for Healthy")
+    deploy.add_argument("--timeout", type=float, default=600, metavar="SECONDS")
+    deploy.set_defaults(handler=_deploy)
+
+    service = commands.add_parser("service", help="list, inspect, score and delete services")
+    service_commands = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
+    service_list = service_commands.add_parser("list", parents=[common], help="list services and their state")
+    service_list.set_defaults(handler=_service_list)
+    logs = service_commands.add_parser("logs", parents=[common], help="print a service's logs")
+    logs.add_argument("name")
+    logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.set_defaults(handler=_service_logs)
+    score = service_commands.add_parser("score", parents=[common], help="send a scoring request")
+    score.add_argument("name")
+    score.add_argument("payload", help="a JSON string, or @FILE")
+    score.set_defaults(handler=_service_score)
+    service_delete = service_commands.add_parser("delete", parents=[common], help="stop and remove a service")
+    service_delete.add_argument("name")
+    service_delete.set_defaults(handler=_service_delete)
+
+    package = commands.add_parser("package", parents=[common], help="package models as an image or a Dockerfile")
+    package.add_argument("-m", "--model", action="append", required=True, type=_model_ref, metavar="NAME[:VERSION]")
+    _add_inference_options(package)
+    package.add_argument("--output", metavar="DIR", help="write a Dockerfile and build context here instead of building")
+    package.add_argument("--image-name", metavar="TAG", help="the image tag (default: mlnb-package/<model>:<hash>)")
+    package.set_defaults(handler=_package)
+
     serve = commands.add_parser(
         "serve", help="run an entry script in the scoring server (see `mlnb serve --help`)", add_help=False
     )
@@ -169,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", help="project folder for the demo (default: a temporary folder)")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _add_inference_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ic", metavar="FILE", help="inferenceconfig.json (Azure CLI field names)")
+    parser.add_argument("--entry-script", metavar="FILE", help="the entry script (init() and run())")
+    parser.add_argument("--source-dir", metavar="DIR", help="folder shipped with the service")
+    parser.add_argument("--conda-file", metavar="FILE", help="conda YAML with the service's dependencies")
 
 
 def _version() -> str:
