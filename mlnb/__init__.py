@@ -10,6 +10,7 @@ changing imports::
 
 from __future__ import annotations
 
+from mlnb.client import ScoreResult, ScoringClient, replay, score, score_frame
 from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice, ResourceConfiguration
 from mlnb.environment import Environment
 from mlnb.errors import MlnbError
@@ -30,7 +31,12 @@ __all__ = [
     "ModelList",
     "ModelPackage",
     "ResourceConfiguration",
+    "ScoreResult",
+    "ScoringClient",
     "Webservice",
     "Workspace",
     "__version__",
+    "replay",
+    "score",
+    "score_frame",
 ]
