@@ -10,6 +10,8 @@ changing imports::
 
 from __future__ import annotations
 
+import typing
+
 from mlnb.client import ScoreResult, ScoringClient, replay, score, score_frame
 from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice, ResourceConfiguration
 from mlnb.environment import Environment
@@ -19,7 +21,25 @@ from mlnb.package import ModelPackage
 from mlnb.service import Webservice
 from mlnb.workspace import Workspace
 
+if typing.TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """``%load_ext mlnb``: register the magics (``%deploy``, ``%%score_script``, …)."""
+    from mlnb.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
+    """``%unload_ext mlnb``: remove the magics."""
+    from mlnb.magics import unload
+
+    unload(ipython)
+
 
 __all__ = [
     "DeploymentConfiguration",
@@ -36,7 +56,9 @@ __all__ = [
     "Webservice",
     "Workspace",
     "__version__",
+    "load_ipython_extension",
     "replay",
     "score",
     "score_frame",
+    "unload_ipython_extension",
 ]

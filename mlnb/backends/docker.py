@@ -27,6 +27,7 @@ from mlnb.packaging import APP_ROOT, CONTAINER_PORT, BuildContext, assemble_cont
 from mlnb.records import ServiceRecord
 
 _FAILURE_MARKER = "build.failed"
+_CANCEL_WAIT_SECONDS = 60.0
 
 
 class DockerBackend:
@@ -41,6 +42,7 @@ class DockerBackend:
     def __init__(self) -> None:
         self.client = connect()
         self._builds: dict[str, threading.Thread] = {}
+        self._cancels: dict[str, threading.Event] = {}
 
     # -- starting ----------------------------------------------------------------------
 
@@ -55,23 +57,31 @@ class DockerBackend:
         }
         (deployment.folder / _FAILURE_MARKER).unlink(missing_ok=True)
         self._remove_container(runtime["container"])
+        cancel = threading.Event()
         thread = threading.Thread(
-            target=self._build_and_run, args=(deployment, runtime), name=f"mlnb-build-{deployment.name}", daemon=True
+            target=self._build_and_run,
+            args=(deployment, runtime, cancel),
+            name=f"mlnb-build-{deployment.name}",
+            daemon=True,
         )
         self._builds[runtime["container"]] = thread
+        self._cancels[runtime["container"]] = cancel
         thread.start()
         return runtime
 
-    def _build_and_run(self, deployment: Deployment, runtime: dict[str, Any]) -> None:
+    def _build_and_run(self, deployment: Deployment, runtime: dict[str, Any], cancel: threading.Event) -> None:
         try:
-            self._build(deployment, runtime["image"])
+            self._build(deployment, runtime["image"], cancel)
+            if cancel.is_set():
+                deployment.log("[mlnb] deployment cancelled")
+                return
             self._run(deployment, runtime, runtime["image"])
         except Exception as error:  # the thread's only way to report is the marker and the log
             message = str(error) if isinstance(error, MlnbError) else f"{type(error).__name__}: {error}"
             deployment.log(f"[mlnb] error: {message}")
             (deployment.folder / _FAILURE_MARKER).write_text(message)
 
-    def _build(self, deployment: Deployment, tag: str) -> None:
+    def _build(self, deployment: Deployment, tag: str, cancel: threading.Event) -> None:
         context = assemble_context(
             deployment.models,
             deployment.inference_config,
@@ -81,7 +91,7 @@ class DockerBackend:
             log=deployment.log,
             requirements=deployment.requirements,
         )
-        build_image(self.client, context, tag, labels=deployment.labels, log=deployment.log)
+        build_image(self.client, context, tag, labels=deployment.labels, log=deployment.log, cancel=cancel)
 
     def _run(self, deployment: Deployment, runtime: dict[str, Any], image: str) -> None:
         self._start_container(self._create(deployment, runtime, image), deployment)
@@ -196,8 +206,12 @@ class DockerBackend:
         return runtime
 
     def stop(self, record: ServiceRecord) -> None:
-        """Remove the container (the image stays, as the cache of the next deploy)."""
-        self._remove_container(record.runtime.get("container"))
+        """Cancel a build under way and remove the container (the image stays, as the cache of the next deploy)."""
+        name = record.runtime.get("container")
+        if name in self._cancels:
+            self._cancels[name].set()
+            self._builds[name].join(_CANCEL_WAIT_SECONDS)
+        self._remove_container(name)
 
     def _remove_container(self, name: str | None) -> None:
         if not name:
@@ -225,9 +239,18 @@ def connect() -> docker.DockerClient:
 
 
 def build_image(
-    client: docker.DockerClient, context: BuildContext, tag: str, *, labels: dict[str, str], log: LogSink
+    client: docker.DockerClient,
+    context: BuildContext,
+    tag: str,
+    *,
+    labels: dict[str, str],
+    log: LogSink,
+    cancel: threading.Event | None = None,
 ) -> None:
     """Build a context made by :func:`mlnb.packaging.assemble_context`, streaming the build log.
+
+    Setting ``cancel`` stops at the next build output; closing the stream makes the
+    engine abandon the build.
 
     Raises:
         BaseImageNotFound: when the base image is neither present nor pullable.
@@ -238,6 +261,8 @@ def build_image(
     for chunk in client.api.build(
         path=str(context.directory), tag=tag, labels={**labels, **context.labels}, rm=True, forcerm=True, decode=True
     ):
+        if cancel is not None and cancel.is_set():
+            return
         if "stream" in chunk:
             for line in chunk["stream"].splitlines():
                 if line.strip():

@@ -1,0 +1,132 @@
+"""The magics through a real InteractiveShell, against real services (process backend)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from mlnb import Model, Webservice, Workspace
+from mlnb.client import ScoreResult
+from mlnb.magics import MlnbMagics
+from mlnb.script_check import ScriptCheck
+
+
+@pytest.fixture()
+def shell(project: tuple[Workspace, Model, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    workspace, _, source = project
+    monkeypatch.chdir(source)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "mlnb")
+    magics = ip.magics_manager.registry["MlnbMagics"]
+    magics.workspace = str(workspace.path.parent)
+    magics.backend = "process"
+    yield ip
+    ip.run_line_magic("unload_ext", "mlnb")
+
+
+def test_load_and_unload(shell: InteractiveShell) -> None:
+    assert shell.find_line_magic("deploy") is not None
+    assert shell.find_cell_magic("score_script") is not None
+    shell.run_line_magic("unload_ext", "mlnb")
+    assert shell.find_line_magic("deploy") is None
+    shell.run_line_magic("load_ext", "mlnb")
+    assert shell.find_line_magic("deploy") is not None
+
+
+def test_help_shows_usage(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = shell.find_line_magic("deploy").__doc__
+    assert "%deploy --model NAME[:VERSION]" in doc and "--entry-script" in doc
+    shell.run_cell("%deploy?")
+    assert "--entry-script" in capsys.readouterr().out
+
+
+def test_score_script_writes_and_checks(shell: InteractiveShell, seed_score_script: str, tmp_path: Path) -> None:
+    check = shell.run_cell_magic("score_script", str(tmp_path / "checked.py"), seed_score_script)
+    assert isinstance(check, ScriptCheck)
+    assert (tmp_path / "checked.py").read_text() == seed_score_script
+    assert check.mode == "schema" and "data" in check.input_schema["properties"]
+    tested = shell.run_cell_magic(
+        "score_script",
+        f"{tmp_path / 'tested.py'} --model sklearn_regression_model:1 --test '{{\"data\": [[1,2,3,4,5,6,7,8,9,10]]}}'",
+        seed_score_script,
+    )
+    assert tested.test_status == 200 and len(tested.test_response) == 1
+
+
+def test_score_script_errors_are_one_line(shell: InteractiveShell, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="must define init"):
+        shell.run_cell_magic("score_script", str(tmp_path / "x.py"), "def run(data):\n    return data\n")
+    with pytest.raises(UsageError, match="line 1"):
+        shell.run_cell_magic("score_script", str(tmp_path / "y.py"), "def init(:\n")
+    with pytest.raises(UsageError, match="init\\(\\) failed"):
+        shell.run_cell_magic(
+            "score_script",
+            f"{tmp_path / 'z.py'} --model sklearn_regression_model --test '{{}}'",
+            "def init():\n    raise ValueError('boom')\n\ndef run(data):\n    return data\n",
+        )
+
+
+def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.CaptureFixture[str], diabetes_model_file: Path) -> None:
+    model = shell.run_line_magic("register_model", f"again {diabetes_model_file} --tag area=diabetes --framework scikitlearn")
+    assert model.id == "again:1" and model.tags == {"area": "diabetes"}
+
+    service = shell.run_line_magic("deploy", "magicsvc --model sklearn_regression_model --entry-script score.py")
+    assert isinstance(service, Webservice) and service.state == "Healthy"
+    assert "Healthy" in capsys.readouterr().out
+
+    result = shell.run_cell_magic("score", "magicsvc", json.dumps(seed_payload))
+    assert isinstance(result, ScoreResult) and result.status == 200 and len(result.body) == 2
+    shell.user_ns["rows"] = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}
+    assert len(shell.run_line_magic("score", "magicsvc rows").body) == 1
+
+    shell.run_line_magic("logs", "magicsvc --tail 2")
+    assert capsys.readouterr().out.count("\n") == 2
+    table = shell.run_line_magic("services", "")
+    assert list(table["name"]) == ["magicsvc"] and list(table["state"]) == ["Healthy"]
+    assert [m.id for m in shell.run_line_magic("models", "")] == ["again:1", "sklearn_regression_model:1"]
+
+    shell.run_line_magic("undeploy", "magicsvc")
+    assert shell.run_line_magic("services", "").empty
+
+
+@pytest.mark.parametrize(
+    ("magic", "line", "message"),
+    [
+        ("score", "ghost {}", "no service named 'ghost'"),
+        ("logs", "ghost", "no service named 'ghost'"),
+        ("undeploy", "ghost", "no service named 'ghost'"),
+        ("deploy", "svc --model ghost --entry-script score.py", "no model named 'ghost'"),
+        ("deploy", "svc --model sklearn_regression_model --entry-script missing.py", "does not exist"),
+        ("deploy", "svc --model sklearn_regression_model --port notanumber", "invalid int value"),
+        ("register_model", "m /nonexistent/file.pkl", "does not exist"),
+        ("score", "", "usage: %score NAME PAYLOAD"),
+    ],
+)
+def test_user_mistakes_are_usage_errors(shell: InteractiveShell, magic: str, line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message) as error:
+        shell.run_line_magic(magic, line)
+    assert "\n" not in str(error.value)
+
+
+def test_a_failing_deploy_is_a_usage_error_after_the_traceback(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "bad.py").write_text("def init():\n    raise ValueError('no model here')\n\ndef run(data):\n    return data\n")
+    with pytest.raises(UsageError, match="failed.*traceback is in the output above"):
+        shell.run_line_magic("deploy", f"badsvc --model sklearn_regression_model --entry-script {tmp_path / 'bad.py'}")
+    assert "ValueError: no model here" in capsys.readouterr().out
+
+
+def test_a_workspace_is_created_once_when_none_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("MLNB_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    magics = MlnbMagics(shell=InteractiveShell.instance())
+    assert magics.models("") == []
+    assert magics.models("") == []
+    assert capsys.readouterr().out.count("created workspace") == 1
+    assert (tmp_path / ".mlnb" / "registry.db").is_file()
