@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -130,3 +135,35 @@ def test_a_workspace_is_created_once_when_none_is_found(tmp_path: Path, monkeypa
     assert magics.models("") == []
     assert capsys.readouterr().out.count("created workspace") == 1
     assert (tmp_path / ".mlnb" / "registry.db").is_file()
+
+
+def _interrupt_after(seconds: float) -> threading.Timer:
+    """Send SIGINT to this process after ``seconds``: what a kernel interrupt does."""
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_interrupting_deploy_leaves_no_process(shell: InteractiveShell, tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text("import time\n\ndef init():\n    time.sleep(60)\n\ndef run(data):\n    return data\n")
+    workspace = Workspace(shell.magics_manager.registry["MlnbMagics"].workspace + "/.mlnb")
+    seen: list[int] = []
+
+    def watch() -> None:  # record the server's PID once it exists, to check it is gone afterwards
+        for _ in range(100):
+            services = Webservice.list(workspace)
+            if services and "pid" in services[0]._record.runtime:
+                seen.append(services[0]._record.runtime["pid"])
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    timer = _interrupt_after(3)
+    with pytest.raises(KeyboardInterrupt):
+        shell.run_line_magic("deploy", f"slowsvc --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
+    timer.cancel()
+    watcher.join()
+    assert Webservice.list(workspace) == []
+    assert seen, "the server process was never recorded"
+    assert not psutil.pid_exists(seen[0]) or psutil.Process(seen[0]).status() == psutil.STATUS_ZOMBIE

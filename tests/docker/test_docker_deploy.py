@@ -186,3 +186,30 @@ def _run_and_score(client: docker.DockerClient, tag: str, payload: dict) -> None
     finally:
         container.remove(force=True)
         client.images.remove(tag, force=True)
+
+
+def test_interrupting_a_docker_deploy_leaves_no_container(docker_project: Project, docker_client: docker.DockerClient) -> None:
+    import os
+    import signal
+    import threading
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    workspace, _, source = docker_project
+    slow = _variant(source, "src-slow", "def init():", "import time\n\n\ndef init():\n    time.sleep(120)")
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "mlnb")
+    shell.magics_manager.registry["MlnbMagics"].workspace = str(workspace.path.parent)
+    timer = threading.Timer(8, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            shell.run_line_magic(
+                "deploy", f"slowdocker --backend docker --model sklearn_regression_model --entry-script {slow / 'score.py'}"
+            )
+    finally:
+        timer.cancel()
+        shell.run_line_magic("unload_ext", "mlnb")
+    assert "slowdocker" not in [s.name for s in Webservice.list(workspace)]
+    leftovers = docker_client.containers.list(all=True, filters={"label": "mlnb.service=slowdocker"})
+    assert [c.name for c in leftovers if c.labels.get("mlnb.workspace") == str(workspace.path)] == []
