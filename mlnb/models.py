@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from mlnb.config import DeploymentConfiguration, InferenceConfig
     from mlnb.package import ModelPackage
+    from mlnb.profiling import ModelProfile
     from mlnb.service import Webservice
 
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
@@ -406,6 +407,54 @@ class Model:
 
         return ModelPackage(
             workspace, models, inference_config, generate_dockerfile=generate_dockerfile, image_name=image_name
+        )
+
+    @staticmethod
+    def profile(
+        workspace: Workspace,
+        profile_name: str,
+        models: Sequence[Model | str],
+        inference_config: InferenceConfig,
+        input_data: Any,
+        cpu: float | None = None,
+        memory_in_gb: float | None = None,
+        duration_s: float | None = None,
+        concurrency: Sequence[int] | None = None,
+        **options: Any,
+    ) -> ModelProfile:
+        """Deploy a temporary service named ``profile_name``, load it, and recommend CPU and memory.
+
+        Starts at once; follow it with ``profile.wait_for_profiling(show_output=True)``. The
+        service is removed when the profile ends, fails or is stopped (Ctrl-C). How the
+        recommendation is derived: ``docs/profiling.md``.
+
+        Args:
+            workspace: the workspace holding the models.
+            profile_name: the name of the profile and of its temporary service.
+            models: the models to serve.
+            inference_config: the entry script, source directory and environment.
+            input_data: sample requests: a list of JSON strings, a DataFrame (one request per
+                row), or a ``.jsonl`` / ``.csv`` path.
+            cpu: the CPU limit to profile under (Docker only; default: none).
+            memory_in_gb: the memory limit to profile under (Docker only; default: none).
+            duration_s: the budget for warm-up and load (default 30 s).
+            concurrency: the concurrency levels (default ``(1, 2, 4, 8)``).
+            **options: ``backend``, ``p99_target_ms``, ``memory_headroom``; see
+                :func:`mlnb.profiling.profile_model`.
+
+        Returns:
+            The running profile.
+
+        Example:
+            >>> profile = Model.profile(ws, "profilemymodel", [model], inference_config, [test_sample])
+            >>> profile.wait_for_profiling(True)
+            >>> profile.get_results()
+            {'cpu': 0.4, 'memoryInGB': 0.2}
+        """
+        from mlnb.profiling import profile_model
+
+        return profile_model(
+            workspace, profile_name, models, inference_config, input_data, cpu, memory_in_gb, duration_s, concurrency, **options
         )
 
     # -- files -------------------------------------------------------------------------
