@@ -18,6 +18,7 @@ from mlnb.environment import Environment
 from mlnb.errors import MlnbError
 from mlnb.models import Model, ModelList
 from mlnb.package import ModelPackage
+from mlnb.profiling import ModelProfile, profile_service
 from mlnb.service import Webservice
 from mlnb.workspace import Workspace
 
@@ -50,6 +51,7 @@ __all__ = [
     "Model",
     "ModelList",
     "ModelPackage",
+    "ModelProfile",
     "ResourceConfiguration",
     "ScoreResult",
     "ScoringClient",
@@ -57,6 +59,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "load_ipython_extension",
+    "profile_service",
     "replay",
     "score",
     "score_frame",
