@@ -7,7 +7,7 @@ Where no engine is reachable the Docker tests skip with the reason. CI sets
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -137,19 +137,30 @@ def diabetes_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_diabetes_model(tmp_path_factory.mktemp("model") / "sklearn_regression_model.pkl")
 
 
+def make_project(folder: Path, model_file: Path, score_script: str) -> Iterator[tuple[Workspace, Model, Path]]:
+    """Yield a workspace in ``folder`` with the model registered and ``src/score.py``; then
+    delete every service deployed in it. For fixtures of any scope.
+    """
+    workspace = Workspace.create(folder)
+    model = Model.register(workspace, model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN)
+    source = folder / "src"
+    source.mkdir()
+    (source / "score.py").write_text(score_script)
+    yield workspace, model, source
+    for service in Webservice.list(workspace):
+        service.delete()
+
+
+@pytest.fixture(scope="session")
+def project_maker() -> Callable[[Path, Path, str], Iterator[tuple[Workspace, Model, Path]]]:
+    """:func:`make_project`, for fixtures in other folders (which cannot import this module)."""
+    return make_project
+
+
 @pytest.fixture()
 def project(tmp_path: Path, diabetes_model_file: Path, seed_score_script: str) -> Iterator[tuple[Workspace, Model, Path]]:
     """A workspace with the diabetes model registered and the seed's score.py in ``src/``.
 
     Every service deployed in the workspace is deleted afterwards.
     """
-    workspace = Workspace.create(tmp_path)
-    model = Model.register(
-        workspace, diabetes_model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN
-    )
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "score.py").write_text(seed_score_script)
-    yield workspace, model, source
-    for service in Webservice.list(workspace):
-        service.delete()
+    yield from make_project(tmp_path, diabetes_model_file, seed_score_script)

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -29,22 +29,15 @@ Project = tuple[Workspace, Model, Path]
 @pytest.fixture(scope="module")
 def docker_project(
     tmp_path_factory: pytest.TempPathFactory,
+    project_maker: Callable[[Path, Path, str], Iterator[Project]],
     diabetes_model_file: Path,
     seed_score_script: str,
     docker_client: docker.DockerClient,
     base_image: str,
 ) -> Iterator[Project]:
     folder = tmp_path_factory.mktemp("docker-project")
-    workspace = Workspace.create(folder)
-    model = Model.register(
-        workspace, diabetes_model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN
-    )
-    source = folder / "src"
-    source.mkdir()
-    (source / "score.py").write_text(seed_score_script)
-    yield workspace, model, source
-    for service in Webservice.list(workspace):
-        service.delete()
+    yield from project_maker(folder, diabetes_model_file, seed_score_script)
+    workspace = Workspace(folder / ".mlnb")
     for image in docker_client.images.list(filters={"label": f"mlnb.workspace={workspace.path}"}):
         docker_client.images.remove(image.id, force=True)
 
