@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+import requests
 from traitlets import Enum, Int, Unicode
 
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.errors import MlnbError
 from mlnb.models import Model, ModelList, parse_model_id
+from mlnb.profiling import ModelProfile, profile_service
 from mlnb.script_check import ScriptCheck, check_entry_script
 from mlnb.service import Webservice
 from mlnb.workspace import Workspace
@@ -216,6 +218,41 @@ class MlnbMagics(Magics):
 
     @magic_arguments()
     @argument("name", help="service name")
+    @argument("--data", metavar="VAR_OR_FILE", help="sample requests: a variable (list or DataFrame) or a .jsonl/.csv file; default: the swagger example")
+    @argument("--duration", type=float, metavar="SECONDS", help="budget for warm-up and load (default 30)")
+    @argument("--concurrency", metavar="1,2,4", help="comma-separated concurrency levels")
+    @line_magic
+    @_user_errors
+    def profile(self, line: str) -> ModelProfile:
+        """Profile a deployed service: CPU, memory and latency under rising load, and a
+        recommended ``{'cpu': …, 'memoryInGB': …}``. Interrupting the kernel stops it.
+        """
+        args = parse_argstring(self.profile, line)
+        service = Webservice(self._workspace(), args.name)
+        concurrency = None
+        if args.concurrency:
+            try:
+                concurrency = [int(level) for level in args.concurrency.split(",")]
+            except ValueError:
+                raise UsageError(f"--concurrency takes integers separated by commas, e.g. 1,2,4 (not {args.concurrency!r})") from None
+        if args.data is None:
+            data: Any = [_swagger_example(service)]
+        elif args.data.isidentifier() and args.data in self.shell.user_ns:
+            data = self.shell.user_ns[args.data]
+        elif Path(args.data).is_file():
+            data = args.data
+        else:
+            raise UsageError(f"--data {args.data!r} is neither a variable nor a file")
+        profile = profile_service(service, data, duration_s=args.duration, concurrency=concurrency)
+        try:
+            profile.wait_for_profiling(show_output=True)
+        except KeyboardInterrupt:
+            profile.cancel()
+            raise
+        return profile
+
+    @magic_arguments()
+    @argument("name", help="service name")
     @argument("--tail", type=int, metavar="N", help="only the last N lines (default: MlnbMagics.log_lines)")
     @argument("--follow", action="store_true", help="keep printing new lines until interrupted")
     @line_magic
@@ -262,6 +299,17 @@ class MlnbMagics(Magics):
         Webservice(self._workspace(), args.name).delete()
         print(f"deleted {args.name}")
 
+
+
+def _swagger_example(service: Webservice) -> Any:
+    """The example input of a service's swagger document (its entry script's input sample)."""
+    try:
+        document = requests.get(service.swagger_uri, timeout=10).json()
+        return document["definitions"]["ServiceInput"]["example"]
+    except (requests.RequestException, ValueError, KeyError):
+        raise UsageError(
+            f"service {service.name!r} publishes no example input; pass --data VAR_OR_FILE with sample requests"
+        ) from None
 
 
 def load(shell: Any) -> None:

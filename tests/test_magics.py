@@ -167,3 +167,18 @@ def test_interrupting_deploy_leaves_no_process(shell: InteractiveShell, tmp_path
     assert Webservice.list(workspace) == []
     assert seen, "the server process was never recorded"
     assert not psutil.pid_exists(seen[0]) or psutil.Process(seen[0]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_profile_a_service(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("deploy", "profiled --model sklearn_regression_model --entry-script score.py")
+    profile = shell.run_line_magic("profile", "profiled --duration 6 --concurrency 1,2")
+    results = profile.get_results()
+    assert set(results) == {"cpu", "memoryInGB"} and results["cpu"] > 0 and results["memoryInGB"] > 0
+    assert "profiled" in capsys.readouterr().out
+    details = profile.get_details()
+    assert [level["concurrency"] for level in details["levels"]] == [1, 2]
+    assert details["errors"]["total"] == 0
+    with pytest.raises(UsageError, match="integers separated by commas"):
+        shell.run_line_magic("profile", "profiled --concurrency one,two")
+    with pytest.raises(UsageError, match="neither a variable nor a file"):
+        shell.run_line_magic("profile", "profiled --data nothing_here")
