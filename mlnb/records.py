@@ -151,9 +151,9 @@ def list_all(workspace: Workspace) -> list[ServiceRecord]:
 
 
 def used_ports(workspace: Workspace) -> set[int]:
-    """Ports recorded for services of this workspace."""
+    """Ports held by services of this workspace; a Failed service's process or container is gone."""
     with workspace.connect() as db:
-        return {row[0] for row in db.execute("SELECT port FROM services")}
+        return {row[0] for row in db.execute("SELECT port FROM services WHERE state != 'Failed'")}
 
 
 def remove(workspace: Workspace, name: str) -> None:

@@ -220,3 +220,13 @@ def test_docker_requested_but_unreachable(setup: tuple[Workspace, Model, Inferen
         Model.deploy(workspace, "svc", [model], config, LocalWebservice.deploy_configuration(backend="docker"))
     backend, how = backends.resolve_backend("auto")
     assert backend.name == "process" and "auto" in how
+
+
+def test_a_failed_service_frees_its_port(setup: tuple[Workspace, Model, InferenceConfig], fake: FakeBackend) -> None:
+    workspace, model, config = setup
+    service = Model.deploy(workspace, "svc", [model], config, _config())
+    port = service.port
+    fake.crash("svc", "gone")
+    assert service.state == "Failed"
+    again = Model.deploy(workspace, "other", [model], config, _config(port=port))
+    assert again.port == port
