@@ -299,6 +299,14 @@ class MlnbMagics(Magics):
         Webservice(self._workspace(), args.name).delete()
         print(f"deleted {args.name}")
 
+    @line_magic
+    @_user_errors
+    def mlnb(self, line: str) -> Any:
+        """The dashboard: services, models, deploy, logs, test requests and profiling, in tabs."""
+        from mlnb.widgets import Dashboard  # ipywidgets loads only when the dashboard is asked for
+
+        return Dashboard(self._workspace())
+
 
 
 def _swagger_example(service: Webservice) -> Any:
