@@ -1,0 +1,129 @@
+"""``ServicesPanel``: the workspace's services, their state, and an undeploy button each."""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable
+
+import ipywidgets as widgets
+
+from mlnb.service import Webservice
+from mlnb.widgets._background import Background, Ticker, error_html
+from mlnb.widgets._style import bar, panel, state_badge, stylesheet, title
+from mlnb.workspace import Workspace
+
+_COLUMNS = ("name", "state", "backend", "port", "models", "scoring URI", "")
+_WIDTHS = "minmax(120px, 1.2fr) 120px 80px 70px minmax(140px, 1.5fr) minmax(200px, 2fr) 110px"
+
+
+class ServicesPanel(widgets.VBox):
+    """The services of a workspace: state, port, backend, models, and Undeploy.
+
+    The list refreshes on *Refresh*, after an undeploy, and every ``refresh_seconds`` in
+    a background thread (states change on their own: a service can fail or finish starting).
+
+    Args:
+        workspace: the workspace whose services to show.
+        refresh_seconds: seconds between automatic refreshes; ``None`` for none.
+    """
+
+    def __init__(self, workspace: Workspace, *, refresh_seconds: float | None = 5.0) -> None:
+        self.workspace = workspace
+        self._listeners: list[Callable[[list[str]], None]] = []
+        self._status = widgets.HTML()
+        self._jobs = Background(self._status)
+        self._refresh = widgets.Button(description="Refresh", icon="refresh")
+        self._refresh.on_click(lambda _: self._jobs.run(self.refresh, buttons=[self._refresh], name="mlnb-services"))
+        self._grid = widgets.GridBox(layout=widgets.Layout(grid_template_columns=_WIDTHS, align_items="center", width="100%"))
+        self._undeploy: dict[str, widgets.Button] = {}
+        self._states: dict[str, str] = {}
+        self._rows: list[tuple[str, str, str, int, str, str]] | None = None
+        self._lock = threading.Lock()
+        super().__init__([stylesheet(), bar([title("Services"), self._refresh]), self._grid, self._status])
+        panel(self)
+        self.refresh()
+        self._ticker = (
+            Ticker(self.refresh, interval=refresh_seconds, on_error=self._show_error, name="mlnb-services-refresh")
+            if refresh_seconds
+            else None
+        )
+
+    @property
+    def states(self) -> dict[str, str]:
+        """Each service's state at the last refresh."""
+        return dict(self._states)
+
+    def on_change(self, callback: Callable[[list[str]], None]) -> None:
+        """Call ``callback(names)`` after each refresh that changed the list of names."""
+        self._listeners.append(callback)
+
+    def refresh(self) -> None:
+        """Read every service's state and redraw the list (blocks for a moment: call from threads)."""
+        with self._lock:
+            rows = [
+                (service.name, service.state, service.backend, service.port, ", ".join(service.models), service.scoring_uri)
+                for service in Webservice.list(self.workspace)
+            ]
+            if rows == self._rows:
+                return
+            changed = [row[0] for row in rows] != [row[0] for row in self._rows or []]
+            self._rows = rows
+            self._states = {row[0]: row[1] for row in rows}
+            self._draw(rows)
+        if changed:
+            for listener in self._listeners:
+                listener(sorted(self._states))
+
+    def _draw(self, rows: list[tuple[str, str, str, int, str, str]]) -> None:
+        cells: list[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in _COLUMNS]
+        for name, state, backend, port, models, uri in rows:
+            cells += [
+                widgets.HTML(f"<b>{html.escape(name)}</b>"),
+                widgets.HTML(state_badge(state)),
+                widgets.HTML(html.escape(backend)),
+                widgets.HTML(str(port)),
+                widgets.HTML(f"<span class='mlnb-mono'>{html.escape(models)}</span>"),
+                widgets.HTML(f"<span class='mlnb-mono'>{html.escape(uri)}</span>"),
+                self._undeploy_button(name),
+            ]
+        if not rows:
+            cells.append(widgets.HTML("<span class='mlnb-muted'>no services deployed</span>"))
+        old = self._grid.children
+        self._grid.children = cells
+        # Each cell is a model in the front end too: close the replaced ones rather than leak them.
+        for cell in old:
+            if not isinstance(cell, widgets.Button):
+                cell.close()
+
+    def _undeploy_button(self, name: str) -> widgets.Button:
+        button = self._undeploy.get(name)
+        if button is None:
+            button = widgets.Button(description="Undeploy", icon="trash", button_style="danger", tooltip=f"Stop and remove {name}")
+            button.layout.width = "100px"
+            button.on_click(lambda _: self.undeploy(name))
+            self._undeploy[name] = button
+        return button
+
+    def undeploy(self, name: str) -> None:
+        """Stop and remove a service, in the background."""
+
+        def work() -> None:
+            Webservice(self.workspace, name).delete()
+            self._undeploy.pop(name, None)
+            self.refresh()
+
+        self._jobs.run(work, buttons=[self._undeploy_button(name), self._refresh], name=f"mlnb-undeploy-{name}")
+
+    def _show_error(self, error: BaseException) -> None:
+        self._status.value = error_html(error)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for a running refresh or undeploy (tests and scripts)."""
+        self._jobs.join(timeout)
+
+    def close(self) -> None:
+        """Stop refreshing and close the widgets."""
+        if self._ticker is not None:
+            self._ticker.stop()
+        super().close()
