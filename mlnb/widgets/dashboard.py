@@ -58,8 +58,8 @@ class Dashboard(widgets.VBox):
         self.deploy.on_deployed(self._deployed)
         self.services.on_change(self._services_changed)
         header = widgets.HTML(
-            "<div class='mlnb-title'>mlnb "
-            f"<span class='mlnb-muted' style='font-weight:400'>workspace {html.escape(str(workspace.path))}</span></div>"
+            f"<div class='mlnb-title' title='{html.escape(str(workspace.path))}'>mlnb "
+            f"<span class='mlnb-muted' style='font-weight:400'>workspace</span> {html.escape(workspace.name)}</div>"
         )
         super().__init__([stylesheet(), header, self._tabs], layout=widgets.Layout(width="100%"))
         panel(self)

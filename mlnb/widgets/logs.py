@@ -63,6 +63,7 @@ class LogView(widgets.VBox):
         self._follow = widgets.ToggleButton(value=True, description="Follow", icon="play", tooltip="Show new lines as they come")
         self._clear = widgets.Button(description="Clear", icon="eraser", tooltip="Forget the lines shown so far")
         self._status = widgets.HTML()
+        self._follow.layout.width = self._clear.layout.width = "90px"
         self._follow.observe(self._on_follow, names="value")
         self._clear.on_click(lambda _: self.clear())
         self._pump = Pump(self._render, interval=interval, name="mlnb-log-pump")

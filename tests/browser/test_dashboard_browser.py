@@ -1,0 +1,166 @@
+"""The dashboard in a real browser: JupyterLab on 127.0.0.1, driven by headless Chromium.
+
+It opens a notebook that runs ``%mlnb``, waits for the dashboard to render, fills in the
+deploy form and clicks *Deploy* (process backend), sees the service become Healthy, and
+takes a screenshot. Set ``MLNB_UPDATE_SCREENSHOT=1`` to also write it to
+``docs/images/dashboard.png`` (the README's picture); otherwise it stays in the test's
+temporary folder, so a test run leaves the checkout clean.
+
+Without Debian's ``chromium``, ``jupyterlab`` or ``playwright`` the test skips with the
+reason; CI sets ``MLNB_REQUIRE_BROWSER=1`` (see ``.ci/run``), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from mlnb import Model, Webservice, Workspace
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+REQUIRE_BROWSER = "MLNB_REQUIRE_BROWSER"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "dashboard.png"
+SERVICE = "browsersvc"
+
+pytestmark = pytest.mark.browser
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"Debian's chromium is not installed ({CHROMIUM}): apt-get install -y chromium"
+    for module in ("jupyterlab", "playwright"):
+        if importlib.util.find_spec(module) is None:
+            return f"the {module} package is not installed: pip install -e '.[dev]'"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_available() -> None:
+    reason = _missing()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_BROWSER) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_BROWSER}=1 requires the browser test)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def project(tmp_path, diabetes_model_file, seed_score_script) -> Iterator[Workspace]:
+    """A project folder with a readable name (it shows in the screenshot): the model and src/score.py."""
+    root = tmp_path / "diabetes-demo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "score.py").write_text(seed_score_script)
+    workspace = Workspace.create(root)
+    Model.register(workspace, diabetes_model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN)
+    yield workspace
+    for service in Webservice.list(workspace):
+        service.delete()
+
+
+@pytest.fixture()
+def jupyterlab(project, tmp_path_factory) -> Iterator[str]:
+    """JupyterLab serving the project folder with a dashboard notebook; its URL."""
+    root = project.path.parent
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "dashboard", "metadata": {}, "outputs": [],
+                   "source": ["%load_ext mlnb\n", "%mlnb"]}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / "dashboard.ipynb").write_text(json.dumps(notebook))
+    state = tmp_path_factory.mktemp("jupyter")
+    port = _free_port()
+    environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(state / "runtime"), "JUPYTER_CONFIG_DIR": str(state / "config")}
+    log = open(state / "jupyterlab.log", "wb")
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+            f"--LabApp.workspaces_dir={state / 'workspaces'}", f"--LabApp.user_settings_dir={state / 'settings'}",
+        ],
+        env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/api/status", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start; see {state / 'jupyterlab.log'}:\n{(state / 'jupyterlab.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        # The whole session: the server and the kernels it started.
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
+        log.close()
+
+
+def test_deploys_from_the_dashboard_in_chromium(project, jupyterlab, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    workspace = project
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(f"{jupyterlab}/lab/tree/dashboard.ipynb")
+            cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+            cell.wait_for(timeout=60_000)
+            # A cell run before the kernel is ready is dropped, not queued.
+            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=60_000)
+            cell.click()
+            page.keyboard.press("Shift+Enter")
+            dashboard = page.locator(".jp-OutputArea-output .mlnb-panel").first
+            dashboard.wait_for(timeout=60_000)
+            page.locator(".lm-TabBar-tab", has_text="Deploy").last.click()
+            form = page.locator(".mlnb-deploy-name input")
+            expect(form).to_be_visible()
+            form.fill(SERVICE)
+            page.locator(".mlnb-deploy-entry-script input").fill("score.py")
+            page.locator(".mlnb-deploy-source-directory input").fill("src")
+            page.locator(".mlnb-deploy-backend select").select_option("process")
+            page.locator("button.mlnb-deploy-deploy").click()
+            expect(page.get_by_text(f"{SERVICE} is Healthy")).to_be_visible(timeout=90_000)
+            expect(page.locator(".mlnb-log pre").first).to_contain_text("mlnb.serving: serving", timeout=30_000)
+            assert Webservice(workspace, SERVICE).state == "Healthy"
+            shot = tmp_path / "dashboard.png"
+            dashboard.screenshot(path=str(shot))
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            print(f"the page when the test failed: {tmp_path / 'failure.png'}")
+            raise
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("MLNB_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, SCREENSHOT)
