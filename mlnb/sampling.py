@@ -163,7 +163,8 @@ class DockerStatsSampler:
     def __init__(self, container: Container) -> None:
         import docker
 
-        self._api = docker.APIClient(base_url=container.client.api.base_url)
+        # A client of its own: closing it is how close() ends the blocking stream.
+        self._api = docker.from_env().api
         self._id = container.id
         self._latest: Sample | None = None
         self._taken: Sample | None = None

@@ -8,6 +8,7 @@ resource checks compare against what the entry scripts are known to do: allocate
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
@@ -144,15 +145,22 @@ def test_cpu_matches_a_known_burn(project: tuple[Workspace, Model, Path]) -> Non
     # Each request costs its 40 ms burn plus the server's own work per request (parsing,
     # HTTP, granian: a few ms on this machine); nothing else runs in the tree.
     for concurrency in (1, 2):
-        assert BURN_MS <= levels.loc[concurrency, "cpu_ms_per_request"] <= BURN_MS + 15
-    # One worker process: requests take turns, so it uses close to one core and never more.
-    assert 0.7 <= levels.loc[2, "cpu_cores"] <= 1.1
+        # 5 % below: the CPU rate is measured over the samples inside the level (one 0.2 s
+        # interval short at each end) and spread over every request the level answered.
+        assert 0.95 * BURN_MS <= levels.loc[concurrency, "cpu_ms_per_request"] <= BURN_MS + 15
+    # One worker process: requests take turns, so it never uses more than one core. (How
+    # close to one depends on what else the machine runs; CPU per request does not.)
+    assert 0 < levels.loc[2, "cpu_cores"] <= 1.1
     assert levels.loc[1, "requests_per_s"] <= 1000 / BURN_MS
-    # At concurrency 2 requests queue behind each other (p99 about 2 x 40 ms), past the
-    # 60 ms target; concurrency 1 (about 40 ms) is within it, so it is chosen.
+    # The rule, checked against the measured levels rather than against timings: the CPU
+    # figure comes from the highest level within the 60 ms p99 target (c=2 queues requests,
+    # p99 about 2 x 40 ms; c=1 is about 40 ms unless the machine is busy), else from c=1.
     details = profile.get_details()
-    assert "concurrency 1 is the highest level with p99" in details["derivation"]["cpu"]
-    assert details["recommendation"]["cpu"] >= levels.loc[1, "cpu_cores"]
+    within = levels.index[levels["p99_ms"] <= 60].tolist()
+    chosen = max(within) if within else 1
+    expected = f"concurrency {chosen} is the highest level with p99" if within else "no level met p99 <= 60 ms"
+    assert expected in details["derivation"]["cpu"]
+    assert details["recommendation"]["cpu"] == math.ceil(levels.loc[chosen, "cpu_cores"] * 10 - 1e-6) / 10
 
 
 def test_errors_are_counted_and_reported(project: tuple[Workspace, Model, Path]) -> None:
