@@ -90,6 +90,6 @@ class Dashboard(widgets.VBox):
 
     def close(self) -> None:
         """Stop the panels' threads and close the widgets."""
-        for child in (self.services, self.logs, self.deploy.log_view):
+        for child in (self.services, self.logs, self.deploy):
             child.close()
         super().close()

@@ -234,6 +234,11 @@ class DeployPanel(widgets.HBox):
         """Wait for a running deployment (tests and scripts)."""
         self._jobs.join(timeout)
 
+    def close(self) -> None:
+        """Stop the log view's threads and close the widgets."""
+        self._log.close()
+        super().close()
+
 
 def _uris_html(service: Webservice) -> str:
     rows = [("scoring", service.scoring_uri), ("swagger", service.swagger_uri)]
