@@ -35,7 +35,9 @@ class ServicesPanel(widgets.VBox):
         self._jobs = Background(self._status)
         self._refresh = widgets.Button(description="Refresh", icon="refresh")
         self._refresh.on_click(lambda _: self._jobs.run(self.refresh, buttons=[self._refresh], name="mlnb-services"))
-        self._grid = widgets.GridBox(layout=widgets.Layout(grid_template_columns=_WIDTHS, align_items="center", width="100%"))
+        self._grid = widgets.GridBox(
+            layout=widgets.Layout(grid_template_columns=_WIDTHS, grid_gap="4px 16px", align_items="center", width="100%")
+        )
         self._undeploy: dict[str, widgets.Button] = {}
         self._states: dict[str, str] = {}
         self._rows: list[tuple[str, str, str, int, str, str]] | None = None
@@ -83,7 +85,7 @@ class ServicesPanel(widgets.VBox):
                 widgets.HTML(state_badge(state)),
                 widgets.HTML(html.escape(backend)),
                 widgets.HTML(str(port)),
-                widgets.HTML(f"<span class='mlnb-mono'>{html.escape(models)}</span>"),
+                widgets.HTML(f"<span class='mlnb-mono' style='overflow-wrap:anywhere'>{html.escape(models)}</span>"),
                 widgets.HTML(f"<span class='mlnb-mono'>{html.escape(uri)}</span>"),
                 self._undeploy_button(name),
             ]

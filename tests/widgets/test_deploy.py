@@ -65,7 +65,7 @@ def test_form_mistakes_show_in_the_panel(project):
 
 
 @pytest.mark.docker
-def test_deploys_on_docker(project, base_image, monkeypatch):
+def test_deploys_on_docker(project, base_image, monkeypatch, wait_until):
     monkeypatch.setenv("MLNB_BASE_IMAGE", base_image)
     workspace, model, source = project
     panel = DeployPanel(workspace).configure(
@@ -76,4 +76,7 @@ def test_deploys_on_docker(project, base_image, monkeypatch):
     assert panel.error is None, panel._status.value
     service = Webservice(workspace, "dockerform")
     assert service.backend == "docker" and service.state == "Healthy"
-    assert any(line.startswith("[mlnb] started container") for line in panel.log_view.lines)
+    wait_until(
+        lambda: any(line.startswith("mlnb.serving: serving") for line in panel.log_view.lines),
+        timeout=30, what="the container's output in the log beside the form",
+    )
