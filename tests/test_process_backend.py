@@ -88,15 +88,21 @@ def test_another_process_finds_the_service(project: tuple[Workspace, Model, Path
     assert state == "Healthy" and uri == service.scoring_uri and len(prediction) == 1
 
 
-def test_a_killed_server_is_failed_not_healthy(project: tuple[Workspace, Model, Path]) -> None:
+def test_a_killed_server_is_failed_and_its_workers_are_removed(project: tuple[Workspace, Model, Path]) -> None:
     workspace, model, source = project
-    service = Model.deploy(workspace, "killed", [model], InferenceConfig("score.py", source_directory=source), PROCESS)
+    config = LocalWebservice.deploy_configuration(backend="process", workers=2)
+    service = Model.deploy(workspace, "killed", [model], InferenceConfig("score.py", source_directory=source), config)
     service.wait_for_deployment(timeout_sec=60)
-    process = psutil.Process(service._record.runtime["pid"])
-    process.kill()
-    process.wait(10)
+    leader = psutil.Process(service._record.runtime["pid"])
+    workers = leader.children(recursive=True)
+    assert workers, "the server runs its workers as child processes"
+    leader.kill()
+    leader.wait(10)
     assert service.state == "Failed"
     assert "no longer running" in service.error or "killed" in service.error
+    service.delete()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == []
 
 
 def test_keys_are_required_when_auth_is_enabled(project: tuple[Workspace, Model, Path], seed_payload: dict) -> None:

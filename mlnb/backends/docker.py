@@ -12,6 +12,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,13 @@ class DockerBackend:
 
     @staticmethod
     def _start_container(container: Container, deployment: Deployment) -> None:
+        # Logged before the start: once the container runs, readers move on to its own logs.
+        deployment.log(f"[mlnb] starting container {container.name} on 127.0.0.1:{deployment.port}")
         try:
             container.start()
         except APIError as error:
             container.remove(force=True)
             raise DeploymentFailed(f"the container did not start: {error.explanation or error}") from None
-        deployment.log(f"[mlnb] started container {container.name} on 127.0.0.1:{deployment.port}")
 
     # -- observing ---------------------------------------------------------------------
 
@@ -175,11 +177,22 @@ class DockerBackend:
         return text
 
     def stream_logs(self, record: ServiceRecord, *, follow: bool) -> Iterator[str]:
-        """Yield the deployment log's lines, then the container's as they come."""
+        """Yield the deployment log's lines (following the build while it runs), then the
+        container's as they come."""
         path = Path(record.runtime["log"])
-        if path.exists():
-            yield from path.read_text(encoding="utf-8", errors="replace").splitlines()
         container = self._container(record)
+        if path.exists():
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                while True:
+                    line = handle.readline()
+                    if line:
+                        yield line.rstrip("\n")
+                        continue
+                    if container is not None or not follow or self.status(record).phase == "exited":
+                        break
+                    time.sleep(0.1)
+                    container = self._container(record)
+                yield from (line.rstrip("\n") for line in handle)
         if container is None:
             return
         pending = b""

@@ -120,19 +120,41 @@ class ProcessBackend:
         return self._spawn(deployment, Path(record.runtime["model_dir"]))
 
     def stop(self, record: ServiceRecord) -> None:
-        """Stop the server's process group: SIGTERM, then SIGKILL after a grace period."""
-        process = _find(record)
-        if process is None:
-            return
+        """Stop the server's process group: SIGTERM, then SIGKILL after a grace period.
+
+        Workers left behind by a server process that died (killed, crashed) are in its
+        group too, and are ended the same way.
+        """
+        members = _group_members(record)
+        for member in members:
+            _signal(member, signal.SIGTERM)
+        _, alive = psutil.wait_procs(members, timeout=_STOP_GRACE_SECONDS)
+        for member in alive:
+            _signal(member, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=_STOP_GRACE_SECONDS)
+
+
+def _group_members(record: ServiceRecord) -> list[psutil.Process]:
+    """The processes of the server's group that were started with or after it.
+
+    The start-time check keeps a recycled group id from naming someone else's processes.
+    """
+    group, started = record.runtime.get("pid"), record.runtime.get("started", 0.0)
+    members = []
+    for process in psutil.process_iter(["pid", "create_time"]):
         try:
-            group = os.getpgid(process.pid)
-            os.killpg(group, signal.SIGTERM)
-            process.wait(_STOP_GRACE_SECONDS)
-        except psutil.TimeoutExpired:
-            os.killpg(group, signal.SIGKILL)
-            process.wait(_STOP_GRACE_SECONDS)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            pass
+            if os.getpgid(process.pid) == group and process.info["create_time"] >= started - 1.0:
+                members.append(process)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+def _signal(process: psutil.Process, number: signal.Signals) -> None:
+    try:
+        process.send_signal(number)
+    except psutil.NoSuchProcess:
+        pass
 
 
 def _log_path(record: ServiceRecord) -> Path:
