@@ -184,6 +184,25 @@ def _package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from mlnb.profiling import profile_service
+
+    service = Webservice(_workspace(args), args.name)
+    try:
+        concurrency = [int(level) for level in args.concurrency.split(",")] if args.concurrency else None
+    except ValueError:
+        raise InvalidConfiguration(f"--concurrency takes integers separated by commas, e.g. 1,2,4 (not {args.concurrency!r})") from None
+    profile = profile_service(service, args.data, duration_s=args.duration, concurrency=concurrency)
+    try:
+        profile.wait_for_profiling(show_output=True)
+    except KeyboardInterrupt:
+        profile.cancel()
+        raise
+    print(profile.levels.to_string(index=False))
+    print(json.dumps(profile.get_results()))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from mlnb.serving import main as serve
 
@@ -278,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--output", metavar="DIR", help="write a Dockerfile and build context here instead of building")
     package.add_argument("--image-name", metavar="TAG", help="the image tag (default: mlnb-package/<model>:<hash>)")
     package.set_defaults(handler=_package)
+
+    profile = commands.add_parser("profile", parents=[common], help="profile a deployed service under load")
+    profile.add_argument("name", help="service name")
+    profile.add_argument("--data", required=True, metavar="FILE", help="sample requests: a .jsonl or .csv file")
+    profile.add_argument("--duration", type=float, metavar="SECONDS", help="budget for warm-up and load (default 30)")
+    profile.add_argument("--concurrency", metavar="1,2,4", help="comma-separated concurrency levels")
+    profile.set_defaults(handler=_profile)
 
     serve = commands.add_parser(
         "serve", help="run an entry script in the scoring server (see `mlnb serve --help`)", add_help=False

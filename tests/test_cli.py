@@ -112,3 +112,17 @@ def test_demo_runs_the_loop(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     out = capsys.readouterr().out
     assert "backend: process" in out and "Healthy" in out and "paths /, /score" in out
     assert "-> [6039.66" in out
+
+
+def test_profile_a_service(project: tuple[Workspace, Model, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace, model, source = project
+    monkeypatch.chdir(workspace.path.parent)
+    assert main(["deploy", "-n", "profiled", "-m", model.id, "--entry-script", "score.py", "--source-dir", str(source),
+                 "--backend", "process"]) == 0
+    requests_file = source / "requests.jsonl"
+    requests_file.write_text('{"data": [[1,2,3,4,5,6,7,8,9,10]]}\n')
+    capsys.readouterr()
+    assert main(["profile", "profiled", "--data", str(requests_file), "--duration", "5", "--concurrency", "1,2"]) == 0
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(results) == {"cpu", "memoryInGB"}
+    assert main(["profile", "profiled", "--data", str(requests_file), "--concurrency", "x"]) == 1
