@@ -73,6 +73,7 @@ class MlnbMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._announced: Path | None = None
+        self._dashboard: Any = None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -305,8 +306,11 @@ class MlnbMagics(Magics):
         """The dashboard: services, models, deploy, logs, test requests and profiling, in tabs."""
         from mlnb.widgets import Dashboard  # ipywidgets loads only when the dashboard is asked for
 
-        return Dashboard(self._workspace())
-
+        # The new dashboard replaces the last one: its refresh and log threads stop with it.
+        if self._dashboard is not None:
+            self._dashboard.close()
+        self._dashboard = Dashboard(self._workspace())
+        return self._dashboard
 
 
 def _swagger_example(service: Webservice) -> Any:

@@ -182,3 +182,20 @@ def test_profile_a_service(shell: InteractiveShell, capsys: pytest.CaptureFixtur
         shell.run_line_magic("profile", "profiled --concurrency one,two")
     with pytest.raises(UsageError, match="neither a variable nor a file"):
         shell.run_line_magic("profile", "profiled --data nothing_here")
+
+
+def test_a_new_dashboard_replaces_the_last(shell: InteractiveShell) -> None:
+    import threading as threads
+
+    def refreshers() -> int:
+        return sum(t.name == "mlnb-services-refresh" and t.is_alive() for t in threads.enumerate())
+
+    before = refreshers()
+    first = shell.run_line_magic("mlnb", "")
+    second = shell.run_line_magic("mlnb", "")
+    assert first is not second
+    deadline = time.monotonic() + 10  # a stopped ticker ends after its current refresh
+    while refreshers() > before + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert refreshers() == before + 1
+    second.close()
