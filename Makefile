@@ -14,7 +14,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed-dev
+# The demo needs only mlnb and scikit-learn, not the test tools.
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[demo]'
+	touch $@
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/mlnb demo
 
 test: $(VENV)/.installed-dev
