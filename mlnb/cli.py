@@ -185,19 +185,12 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from mlnb.profiling import profile_service
+    from mlnb.profiling import parse_concurrency, profile_service
 
     service = Webservice(_workspace(args), args.name)
-    try:
-        concurrency = [int(level) for level in args.concurrency.split(",")] if args.concurrency else None
-    except ValueError:
-        raise InvalidConfiguration(f"--concurrency takes integers separated by commas, e.g. 1,2,4 (not {args.concurrency!r})") from None
+    concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
     profile = profile_service(service, args.data, duration_s=args.duration, concurrency=concurrency)
-    try:
-        profile.wait_for_profiling(show_output=True)
-    except KeyboardInterrupt:
-        profile.cancel()
-        raise
+    profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
     print(profile.levels.to_string(index=False))
     print(json.dumps(profile.get_results()))
     return 0

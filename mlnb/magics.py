@@ -24,7 +24,7 @@ from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.errors import MlnbError
 from mlnb.models import Model, ModelList, parse_model_id
-from mlnb.profiling import ModelProfile, profile_service
+from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
 from mlnb.script_check import ScriptCheck, check_entry_script
 from mlnb.service import Webservice
 from mlnb.workspace import Workspace
@@ -230,12 +230,7 @@ class MlnbMagics(Magics):
         """
         args = parse_argstring(self.profile, line)
         service = Webservice(self._workspace(), args.name)
-        concurrency = None
-        if args.concurrency:
-            try:
-                concurrency = [int(level) for level in args.concurrency.split(",")]
-            except ValueError:
-                raise UsageError(f"--concurrency takes integers separated by commas, e.g. 1,2,4 (not {args.concurrency!r})") from None
+        concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
         if args.data is None:
             data: Any = [_swagger_example(service)]
         elif args.data.isidentifier() and args.data in self.shell.user_ns:
@@ -245,11 +240,7 @@ class MlnbMagics(Magics):
         else:
             raise UsageError(f"--data {args.data!r} is neither a variable nor a file")
         profile = profile_service(service, data, duration_s=args.duration, concurrency=concurrency)
-        try:
-            profile.wait_for_profiling(show_output=True)
-        except KeyboardInterrupt:
-            profile.cancel()
-            raise
+        profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
         return profile
 
     @magic_arguments()

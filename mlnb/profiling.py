@@ -625,6 +625,18 @@ def profile_service(
     return profile._start(lambda: service, temporary=False)
 
 
+def parse_concurrency(text: str) -> list[int]:
+    """Read concurrency levels written as ``"1,2,4"`` (the magics' and CLI's option).
+
+    Raises:
+        InvalidConfiguration: when a level is not an integer.
+    """
+    try:
+        return [int(level) for level in text.split(",")]
+    except ValueError:
+        raise InvalidConfiguration(f"--concurrency takes integers separated by commas, e.g. 1,2,4 (not {text!r})") from None
+
+
 def prepare_inputs(input_data: Any) -> list[Any]:
     """The sample requests in ``input_data``, one item per request (encoded later, per service).
 
