@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlnb import Environment, InferenceConfig, LocalWebservice, Model, Webservice, Workspace  # noqa: E402
-from mlnb.demo import ENTRY_SCRIPT, SEED_REQUEST, train_diabetes_model  # noqa: E402
-from mlnb.dependencies import infer_dependencies  # noqa: E402
+from mlnb import Environment, InferenceConfig, LocalWebservice, Model, Webservice, Workspace
+from mlnb.config._dependencies import infer_dependencies
+from mlnb.demo import ENTRY_SCRIPT, SEED_REQUEST, train_diabetes_model
 
 
 def _timed(action: Callable[[], Webservice]) -> float:
@@ -80,7 +80,7 @@ def bench_backend(backend: str, folder: Path) -> dict[str, float | str]:
     results["script change (update)"] = statistics.median(_timed(update) for _ in range(3))
     results["reload"] = statistics.median(_timed(reload) for _ in range(3))
     if backend == "docker":
-        from mlnb.backends.docker import connect
+        from mlnb.deploy.backends._docker import connect
 
         image = connect().images.get(service._record.runtime["image"])
         results["image size"] = f"{image.attrs['Size'] / 1e6:.0f} MB"

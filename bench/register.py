@@ -11,6 +11,7 @@ the peer (the floor set by the disk); then the time of ``Model(ws, name)`` and
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlnb import Model, Workspace  # noqa: E402
+from mlnb import Model, Workspace
 
 
 def _write_random(path: Path, size: int) -> None:
@@ -49,7 +50,7 @@ def bench_register(folder: Path, sizes_mb: list[int]) -> None:
         _write_random(source, size_mb << 20)
         repeat = 5 if size_mb <= 100 else 3
         copy_target = folder / "copy.bin"
-        copy_time = _median_seconds(lambda: shutil.copyfile(source, copy_target), repeat)
+        copy_time = _median_seconds(functools.partial(shutil.copyfile, source, copy_target), repeat)
         copy_target.unlink()
 
         times = []

@@ -21,8 +21,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlnb import InferenceConfig, LocalWebservice, Model, Workspace  # noqa: E402 - after the path fix
-from mlnb.demo import ENTRY_SCRIPT, SEED_REQUEST, train_diabetes_model  # noqa: E402 - after the path fix
+from mlnb import InferenceConfig, LocalWebservice, Model, Workspace
+from mlnb.demo import ENTRY_SCRIPT, SEED_REQUEST, train_diabetes_model
 
 _MIB = 1024 * 1024
 

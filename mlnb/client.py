@@ -16,7 +16,6 @@ input schema expects (rows of values, or records for a pandas-typed script).
 
 from __future__ import annotations
 
-import html
 import http.client
 import json
 import socket
@@ -26,18 +25,41 @@ import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from mlnb import _html
 from mlnb.errors import InvalidConfiguration, ScoringError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlnb.service import Webservice
-
 _ORIENTS = ("auto", "values", "records")
 _BODY_PREVIEW = 2000
+
+DEFAULT_TIMEOUT_S = 60.0
+"""How long a scoring request waits for its answer unless told otherwise."""
+
+
+class ScoringTarget(Protocol):
+    """What the client needs of a service: where to send, and the key when auth is on.
+
+    :class:`mlnb.Webservice` is one; so is any object with these three members.
+    """
+
+    @property
+    def scoring_uri(self) -> str:
+        """The URI to POST scoring requests to."""
+        ...
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether requests need a key."""
+        ...
+
+    def get_keys(self) -> tuple[str, str]:
+        """The primary and secondary keys."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -98,27 +120,29 @@ class ScoreResult:
         )
 
     def _repr_html_(self) -> str:
-        colour = "green" if self.ok else "red"
-        status = f"{self.status} {http.client.responses.get(self.status, '')}" if self.status else "no answer"
+        status = f"{self.status} {http.client.responses.get(self.status, '')}".strip() if self.status else "no answer"
         timing = f"{self.latency_ms:.1f} ms" + (f" (run() {self.run_ms:.1f} ms)" if self.run_ms is not None else "")
         shown = json.dumps(self.body, indent=2) if not isinstance(self.body, str) else self.body
         if len(shown) > _BODY_PREVIEW:
             shown = shown[:_BODY_PREVIEW] + f"\n... ({len(shown) - _BODY_PREVIEW} more characters)"
-        headers = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in self.headers.items())
-        error = f"<div style='color:red'>{html.escape(self.error)}</div>" if self.error else ""
-        return (
-            f"<div><b style='color:{colour}'>{html.escape(status)}</b> in {timing} "
-            f"&middot; request id <code>{html.escape(self.request_id)}</code>{error}"
-            f"<pre style='max-height:20em;overflow:auto'>{html.escape(shown)}</pre>"
-            f"<details><summary>headers</summary><table>{headers}</table></details></div>"
-        )
+        fields: list[tuple[str, object]] = [
+            ("status", _html.outcome(status, ok=self.ok)),
+            ("time", timing),
+            ("request id", _html.code(self.request_id)),
+        ]
+        if self.error:
+            fields.append(("error", self.error))
+        fields.append(("body", _html.pre(shown)))
+        headers = _html.table(("header", "value"), self.headers.items(), empty="no headers")
+        fields.append(("headers", _html.details(f"{len(self.headers)} headers", headers)))
+        return _html.card("Score result", fields)
 
 
 class ScoringClient:
     """A keep-alive connection to one scoring endpoint; not shared between threads.
 
     Args:
-        target: a :class:`~mlnb.Webservice` or a scoring URI (``http://host:port/score``).
+        target: a :class:`~mlnb.Webservice` (any :class:`ScoringTarget`) or a scoring URI (``http://host:port/score``).
         key: the key to send as ``Authorization: Bearer``; default: the service's primary
             key when its auth is enabled.
         timeout: seconds to wait for each answer.
@@ -128,7 +152,7 @@ class ScoringClient:
         ...     client.score({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}).body
     """
 
-    def __init__(self, target: Webservice | str, *, key: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, target: ScoringTarget | str, *, key: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self.uri, self.key = _resolve(target, key)
         parts = urlsplit(self.uri)
         if parts.scheme != "http" or not parts.hostname:
@@ -209,18 +233,18 @@ class ScoringClient:
 
 
 def score(
-    target: Webservice | str,
+    target: ScoringTarget | str,
     payload: Any,
     *,
     key: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT_S,
     request_id: str | None = None,
     orient: str = "auto",
 ) -> ScoreResult:
     """Send one scoring request and return what came back, whatever the status.
 
     Args:
-        target: a :class:`~mlnb.Webservice` or a scoring URI.
+        target: a :class:`~mlnb.Webservice` (any :class:`ScoringTarget`) or a scoring URI.
         payload: a JSON string or bytes (sent as they are), a numpy array or DataFrame
             (sent as ``{"data": ...}``), or any JSON-serialisable object.
         key: the key to send; default: the service's primary key when auth is on.
@@ -249,13 +273,13 @@ def score(
 
 
 def score_frame(
-    target: Webservice | str,
+    target: ScoringTarget | str,
     frame: pd.DataFrame,
     *,
     batch_size: int = 100,
     column: str = "prediction",
     key: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT_S,
     orient: str = "auto",
 ) -> pd.DataFrame:
     """Score every row of ``frame`` in batches; return a copy with a predictions column.
@@ -264,7 +288,7 @@ def score_frame(
     ``{"predictions": [...]}`` as no-code services do).
 
     Args:
-        target: a :class:`~mlnb.Webservice` or a scoring URI.
+        target: a :class:`~mlnb.Webservice` (any :class:`ScoringTarget`) or a scoring URI.
         frame: the input rows, columns in the order the model expects.
         batch_size: rows per request.
         column: the name of the predictions column.
@@ -301,18 +325,18 @@ def score_frame(
 
 
 def replay(
-    target: Webservice | str,
+    target: ScoringTarget | str,
     payloads: Iterable[Any],
     *,
     concurrency: int = 1,
     key: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT_S,
     orient: str = "auto",
 ) -> pd.DataFrame:
     """Send every payload, ``concurrency`` at a time, and tabulate what happened.
 
     Args:
-        target: a :class:`~mlnb.Webservice` or a scoring URI.
+        target: a :class:`~mlnb.Webservice` (any :class:`ScoringTarget`) or a scoring URI.
         payloads: the requests to send, each in any form :func:`score` takes.
         concurrency: how many requests are in flight at once (one connection each).
         key: the key to send; default: the service's primary key when auth is on.
@@ -383,14 +407,14 @@ def encode_payload(payload: Any, *, orient: str = "values", input_name: str = "d
     if isinstance(payload, str):
         return payload.encode("utf-8")
     if _is_frame(payload):
-        rows = payload.to_json(orient="records" if orient == "records" else "values", date_format="iso")
+        rows: str = payload.to_json(orient="records" if orient == "records" else "values", date_format="iso")
         return b'{"' + input_name.encode() + b'": ' + rows.encode("utf-8") + b"}"
     if type(payload).__module__ == "numpy" and hasattr(payload, "tolist"):
         payload = {input_name: payload.tolist()}
     return json.dumps(payload, default=_to_json).encode("utf-8")
 
 
-def _resolve(target: Webservice | str, key: str | None) -> tuple[str, str | None]:
+def _resolve(target: ScoringTarget | str, key: str | None) -> tuple[str, str | None]:
     if isinstance(target, str):
         return target, key
     uri = target.scoring_uri

@@ -14,20 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-import requests
 from traitlets import Enum, Int, Unicode
 
+from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
+from mlnb.deploy import ScriptCheck, Webservice, check_entry_script
 from mlnb.errors import MlnbError
-from mlnb.models import Model, ModelList, parse_model_id
 from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
-from mlnb.script_check import ScriptCheck, check_entry_script
-from mlnb.service import Webservice
-from mlnb.workspace import Workspace
+from mlnb.registry import ModelList, Workspace, parse_model_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,13 +95,18 @@ class MlnbMagics(Magics):
             raise UsageError(str(error)) from None
         return Model(self._workspace(), name, version=version)
 
+    @property
+    def _user_namespace(self) -> dict[str, Any]:
+        """The notebook's variables (empty when the magics run without a shell)."""
+        return self.shell.user_ns if self.shell is not None else {}
+
     def _payload(self, text: str) -> Any:
         """A JSON literal, or the name of a variable in the user's namespace."""
         text = text.strip()
         if len(text) >= 2 and text[0] == text[-1] == "'":
             text = text[1:-1]  # magic_arguments keeps the quotes around a quoted argument
-        if text.isidentifier() and text in self.shell.user_ns:
-            return self.shell.user_ns[text]
+        if text.isidentifier() and text in self._user_namespace:
+            return self._user_namespace[text]
         try:
             json.loads(text)
         except ValueError:
@@ -233,8 +237,8 @@ class MlnbMagics(Magics):
         concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
         if args.data is None:
             data: Any = [_swagger_example(service)]
-        elif args.data.isidentifier() and args.data in self.shell.user_ns:
-            data = self.shell.user_ns[args.data]
+        elif args.data.isidentifier() and args.data in self._user_namespace:
+            data = self._user_namespace[args.data]
         elif Path(args.data).is_file():
             data = args.data
         else:

@@ -11,8 +11,8 @@ import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, ScoreResult, Webservice, Workspace, replay, score, score_frame
 from mlnb.client import ScoringClient, encode_payload
+from mlnb.deploy import choose_port
 from mlnb.errors import InvalidConfiguration, ScoringError
-from mlnb.ports import choose_port
 
 PROCESS = LocalWebservice.deploy_configuration(backend="process")
 ROW = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]

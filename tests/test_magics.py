@@ -17,8 +17,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from mlnb import Model, Webservice, Workspace
 from mlnb.client import ScoreResult
+from mlnb.deploy import ScriptCheck
 from mlnb.magics import MlnbMagics
-from mlnb.script_check import ScriptCheck
 
 
 @pytest.fixture()
@@ -91,12 +91,16 @@ def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.Ca
 
     shell.run_line_magic("logs", "magicsvc --tail 2")
     assert capsys.readouterr().out.count("\n") == 2
-    table = shell.run_line_magic("services", "")
+    services = shell.run_line_magic("services", "")
+    table = services.to_dataframe()
     assert list(table["name"]) == ["magicsvc"] and list(table["state"]) == ["Healthy"]
+    assert "magicsvc" in services._repr_html_() and "Healthy" in services._repr_html_()
     assert [m.id for m in shell.run_line_magic("models", "")] == ["again:1", "sklearn_regression_model:1"]
 
     shell.run_line_magic("undeploy", "magicsvc")
-    assert shell.run_line_magic("services", "").empty
+    services = shell.run_line_magic("services", "")
+    assert services.to_dataframe().empty
+    assert "no services deployed" in services._repr_html_()
 
 
 @pytest.mark.parametrize(

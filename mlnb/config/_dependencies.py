@@ -13,7 +13,7 @@ the classic failure of hand-made images. So :func:`infer_dependencies`
 
 Modules that map to nothing installed become notes, never errors; the result is
 meant to be shown in the build log, stored with the service, and easy to replace with
-an explicit :class:`~mlnb.environment.Environment`::
+an explicit :class:`~mlnb.config._environment.Environment`::
 
     inferred = infer_dependencies(Path("src"), artifacts=[Path("model.joblib")])
     print(inferred)                     # requirements and notes, one per line
@@ -41,8 +41,8 @@ from typing import IO
 
 from packaging.utils import canonicalize_name
 
-from mlnb._source import iter_source_files
-from mlnb.environment import Environment
+from mlnb.config._environment import Environment
+from mlnb.config._source import iter_source_files
 
 # Provided inside every service by mlnb's serving runtime (its azureml compatibility shim).
 _PROVIDED_BY_RUNTIME = frozenset({"azureml", "mlnb"})
@@ -79,7 +79,7 @@ class InferredDependencies:
     modules: Mapping[str, str] = field(default_factory=dict)
 
     def to_environment(self, name: str = "inferred") -> Environment:
-        """Return an :class:`~mlnb.environment.Environment` with these requirements, to edit or store.
+        """Return an :class:`~mlnb.config._environment.Environment` with these requirements, to edit or store.
 
         Args:
             name: the environment's name.
@@ -218,7 +218,7 @@ class _ImportVisitor(ast.NodeVisitor):
             for alias in node.names:
                 self._add(f"{node.module}.{alias.name}", node)
 
-    def visit_Try(self, node: ast.Try) -> None:
+    def visit_Try(self, node: ast.Try | ast.TryStar) -> None:
         guarded = any(_catches_import_error(handler.type) for handler in node.handlers)
         self._optional_depth += guarded
         for statement in node.body:
@@ -227,7 +227,9 @@ class _ImportVisitor(ast.NodeVisitor):
         for child in (*node.handlers, *node.orelse, *node.finalbody):
             self.visit(child)
 
-    visit_TryStar = visit_Try
+    def visit_TryStar(self, node: ast.TryStar) -> None:
+        """``try``/``except*``: the same rules as :meth:`visit_Try`."""
+        self.visit_Try(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         function = node.func
@@ -294,7 +296,7 @@ def _open_pickle(path: Path) -> IO[bytes] | None:
     if not path.name.lower().endswith(_PICKLE_SUFFIXES):
         return None
     if head[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # typeshed: GzipFile is no IO[bytes], yet reads as one
     if head[:3] == b"BZh":
         return bz2.open(path, "rb")
     if head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"\x5d\x00\x00":

@@ -1,64 +1,19 @@
-"""Configuration objects: what a service runs, where it runs, and the resources it asks for.
+"""``InferenceConfig``: the entry script, its source directory and its environment.
 
-- :class:`InferenceConfig`: the entry script, its source directory and its environment.
-- :class:`DeploymentConfiguration`, from :meth:`LocalWebservice.deploy_configuration`:
-  port, limits, backend, base image.
-- :class:`ResourceConfiguration`: the CPU and memory a registered model needs.
-
-The first two also load from the Azure CLI's ``inferenceconfig.json`` and
-``deploymentconfig.json`` field names.
+It also loads from the Azure CLI's ``inferenceconfig.json`` field names.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlnb.environment import Environment
+from mlnb.config._environment import Environment
+from mlnb.config._json import read_json
 from mlnb.errors import EntryScriptError, InvalidConfiguration
-
-
-@dataclass(frozen=True)
-class ResourceConfiguration:
-    """CPU cores and memory a model needs, as Azure's ``ResourceConfiguration``.
-
-    Args:
-        cpu: CPU cores, a positive number (fractions allowed).
-        memory_in_gb: memory in GB, a positive number.
-
-    Raises:
-        InvalidConfiguration: when a value is not a positive finite number.
-    """
-
-    cpu: float | None = None
-    memory_in_gb: float | None = None
-
-    def __post_init__(self) -> None:
-        for field, value in (("cpu", self.cpu), ("memory_in_gb", self.memory_in_gb)):
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise InvalidConfiguration(f"invalid value for {field}, expected a positive number (not {value!r})")
-
-    def serialize(self) -> dict[str, Any]:
-        """Return the configuration as a JSON-ready dict (Azure's field names)."""
-        return {"cpu": self.cpu, "memoryInGB": self.memory_in_gb}
-
-    @classmethod
-    def deserialize(cls, data: dict[str, Any]) -> ResourceConfiguration:
-        """Build a configuration from :meth:`serialize`'s output."""
-        return cls(cpu=data.get("cpu"), memory_in_gb=data.get("memoryInGB", data.get("memory_in_gb")))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the configuration with Python field names."""
-        return asdict(self)
-
 
 _RUNTIMES = ("python",)
 
@@ -73,10 +28,6 @@ _AZURE_UNSUPPORTED_IC_FIELDS = {
     "baseImageRegistry": "images are never pulled from a registry; set MLNB_BASE_IMAGE to a local image",
 }
 _IC_FIELDS = ("entryScript", "sourceDirectory", "condaFile", "runtime", "environment", "description")
-_DC_FIELDS = (
-    "computeType", "port", "cpuCores", "memoryGb", "containerResourceRequirements", "backend",
-    "authEnabled", "baseImage", "environmentVariables", "workers",
-)
 
 
 class InferenceConfig:
@@ -90,7 +41,7 @@ class InferenceConfig:
 
     With neither ``environment`` nor ``conda_file``, the service's pip requirements are
     inferred from the source's imports and the models' pickles (see
-    :func:`mlnb.dependencies.infer_dependencies`).
+    :func:`mlnb.config._dependencies.infer_dependencies`).
 
     Args:
         entry_script: the script defining ``init()`` and ``run()``.
@@ -236,7 +187,7 @@ class InferenceConfig:
                 value that cannot work.
             EntryScriptError: when the entry script cannot be used.
         """
-        data = _read_json(Path(path))
+        data = read_json(Path(path))
         return cls._from_mapping(data, base=Path(path).resolve().parent, source=str(path))
 
     @classmethod
@@ -282,196 +233,6 @@ class InferenceConfig:
         return f"InferenceConfig({', '.join(parts)})"
 
 
-@dataclass(frozen=True, kw_only=True)
-class DeploymentConfiguration:
-    """Where and how a local service runs; built by :meth:`LocalWebservice.deploy_configuration`.
-
-    Args:
-        port: host port on 127.0.0.1, 1-65535; ``None`` picks a free one.
-        cpu_cores: CPU limit for the container (fractions allowed).
-        memory_gb: memory limit for the container, in GB.
-        backend: ``"docker"``, ``"process"``, or ``"auto"`` (Docker when an engine answers).
-        auth_enabled: require a key on ``/score``.
-        base_image: image to build on; ``None`` means ``$MLNB_BASE_IMAGE`` or the default.
-        environment_variables: extra variables for the service.
-        workers: scoring worker processes (``WORKER_COUNT``); ``None`` lets the server decide.
-
-    Raises:
-        InvalidConfiguration: for a value outside its range.
-    """
-
-    port: int | None = None
-    cpu_cores: float | None = None
-    memory_gb: float | None = None
-    backend: str = "auto"
-    auth_enabled: bool = False
-    base_image: str | None = None
-    environment_variables: Mapping[str, str] = field(default_factory=dict)
-    workers: int | None = None
-
-    # The environment-variable dict makes instances unhashable; say so instead of failing in hash().
-    __hash__ = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.port is not None and (not _is_int(self.port) or not 1 <= self.port <= 65535):
-            raise InvalidConfiguration(f"invalid value for port, expected None or an integer from 1 to 65535 (not {self.port!r})")
-        for name in ("cpu_cores", "memory_gb"):
-            value = getattr(self, name)
-            if value is not None and not _is_positive_number(value):
-                raise InvalidConfiguration(f"invalid value for {name}, expected a positive number (not {value!r})")
-        from mlnb.backends import backend_names  # late: backends build on this module
-
-        if self.backend not in backend_names():
-            expected = ", ".join(f'"{b}"' for b in backend_names())
-            raise InvalidConfiguration(f"invalid value for backend, expected {expected} (not {self.backend!r})")
-        if not isinstance(self.auth_enabled, bool):
-            raise InvalidConfiguration(f"invalid value for auth_enabled, expected True or False (not {self.auth_enabled!r})")
-        if self.base_image is not None and (not isinstance(self.base_image, str) or not self.base_image or any(c.isspace() for c in self.base_image)):
-            raise InvalidConfiguration(f"invalid value for base_image, expected an image name such as \"python:3.11-slim\" (not {self.base_image!r})")
-        if self.workers is not None and (not _is_int(self.workers) or self.workers < 1):
-            raise InvalidConfiguration(f"invalid value for workers, expected None or an integer of at least 1 (not {self.workers!r})")
-        if not isinstance(self.environment_variables, Mapping):
-            raise InvalidConfiguration(f"invalid value for environment_variables, expected a dict of strings (not {self.environment_variables!r})")
-        for key, value in self.environment_variables.items():
-            if not isinstance(key, str) or not key or "=" in key or not isinstance(value, str):
-                raise InvalidConfiguration(f"invalid environment variable {key!r}={value!r}; names and values must be strings, names without '='")
-        # A private copy, so later changes to the caller's dict cannot alter a frozen config.
-        object.__setattr__(self, "environment_variables", dict(self.environment_variables))
-
-    def serialize(self) -> dict[str, Any]:
-        """Return the configuration as a JSON-ready dict (deploymentconfig.json field names)."""
-        return {
-            "computeType": "local",
-            "port": self.port,
-            "cpuCores": self.cpu_cores,
-            "memoryGb": self.memory_gb,
-            "backend": self.backend,
-            "authEnabled": self.auth_enabled,
-            "baseImage": self.base_image,
-            "environmentVariables": dict(self.environment_variables),
-            "workers": self.workers,
-        }
-
-    @classmethod
-    def deserialize(cls, data: Mapping[str, Any]) -> DeploymentConfiguration:
-        """Build a configuration from :meth:`serialize`'s output or a deploymentconfig.json dict.
-
-        Raises:
-            InvalidConfiguration: for an unknown key or a value that cannot work.
-        """
-        return cls._from_mapping(data, source="deployment configuration")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> DeploymentConfiguration:
-        """Load an Azure CLI ``deploymentconfig.json``.
-
-        Accepted keys: ``computeType`` (``"local"``), ``port``, ``cpuCores``, ``memoryGb``,
-        or Azure's ``containerResourceRequirements: {"cpu", "memoryInGB"}``, ``authEnabled``,
-        ``environmentVariables``, and mlnb's ``backend``, ``baseImage``, ``workers``.
-
-        Args:
-            path: the JSON file.
-
-        Returns:
-            The configuration.
-
-        Raises:
-            InvalidConfiguration: when the file cannot be read, has an unknown key, or a
-                value that cannot work.
-        """
-        return cls._from_mapping(_read_json(Path(path)), source=str(path))
-
-    @classmethod
-    def _from_mapping(cls, data: Any, *, source: str) -> DeploymentConfiguration:
-        if not isinstance(data, Mapping):
-            raise InvalidConfiguration(f"{source} must hold a JSON object")
-        for key in data:
-            if key not in _DC_FIELDS:
-                raise InvalidConfiguration(f"{source}: unknown key {key!r}; accepted: {', '.join(_DC_FIELDS)}")
-        compute_type = data.get("computeType") or "local"
-        if not isinstance(compute_type, str) or compute_type.lower() != "local":
-            raise InvalidConfiguration(
-                f"{source}: computeType {compute_type!r} is not supported; mlnb deploys locally: use \"local\" "
-                "(containerResourceRequirements still become container limits)"
-            )
-        cpu, memory = data.get("cpuCores"), data.get("memoryGb")
-        resources = data.get("containerResourceRequirements")
-        if resources is not None:
-            if not isinstance(resources, Mapping) or set(resources) - {"cpu", "memoryInGB"}:
-                raise InvalidConfiguration(f"{source}: containerResourceRequirements accepts only 'cpu' and 'memoryInGB'")
-            if (cpu is not None and "cpu" in resources) or (memory is not None and "memoryInGB" in resources):
-                raise InvalidConfiguration(f"{source}: give cpuCores/memoryGb or containerResourceRequirements, not both")
-            cpu = resources.get("cpu", cpu)
-            memory = resources.get("memoryInGB", memory)
-        return cls(
-            port=data.get("port"),
-            cpu_cores=cpu,
-            memory_gb=memory,
-            backend=data.get("backend") or "auto",
-            auth_enabled=data.get("authEnabled", False),
-            base_image=data.get("baseImage"),
-            environment_variables=data.get("environmentVariables") or {},
-            workers=data.get("workers"),
-        )
-
-
-class LocalWebservice:
-    """Azure's ``LocalWebservice``, kept for its ``deploy_configuration`` factory."""
-
-    @staticmethod
-    def deploy_configuration(
-        port: int | None = None,
-        *,
-        cpu_cores: float | None = None,
-        memory_gb: float | None = None,
-        backend: str = "auto",
-        auth_enabled: bool = False,
-        base_image: str | None = None,
-        environment_variables: Mapping[str, str] | None = None,
-        workers: int | None = None,
-    ) -> DeploymentConfiguration:
-        """Describe a local deployment, as ``LocalWebservice.deploy_configuration`` did in Azure.
-
-        Args:
-            port: host port on 127.0.0.1, 1-65535; ``None`` picks a free one.
-            cpu_cores: CPU limit for the container (fractions allowed).
-            memory_gb: memory limit for the container, in GB.
-            backend: ``"docker"``, ``"process"``, or ``"auto"`` (Docker when an engine answers).
-            auth_enabled: require a key on ``/score``.
-            base_image: image to build on; ``None`` means ``$MLNB_BASE_IMAGE`` or the default.
-            environment_variables: extra variables for the service.
-            workers: scoring worker processes; ``None`` lets the server decide.
-
-        Returns:
-            The validated configuration.
-
-        Raises:
-            InvalidConfiguration: for a value outside its range.
-
-        Example::
-
-            deployment_config = LocalWebservice.deploy_configuration(port=8890, memory_gb=1)
-        """
-        return DeploymentConfiguration(
-            port=port,
-            cpu_cores=cpu_cores,
-            memory_gb=memory_gb,
-            backend=backend,
-            auth_enabled=auth_enabled,
-            base_image=base_image,
-            environment_variables=environment_variables or {},
-            workers=workers,
-        )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_positive_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
 def _check_parses(script: Path) -> None:
     try:
         source = script.read_bytes()
@@ -483,12 +244,3 @@ def _check_parses(script: Path) -> None:
         raise EntryScriptError(f"entry script {str(script)!r} does not parse: {exc.msg} (line {exc.lineno})") from None
     except ValueError as exc:  # null bytes
         raise EntryScriptError(f"entry script {str(script)!r} does not parse: {exc}") from None
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidConfiguration(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidConfiguration(f"{str(path)!r} is not valid JSON: {exc.msg} (line {exc.lineno})") from None

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlnb.config import InferenceConfig
+from mlnb.config._inference import InferenceConfig
 from mlnb.errors import InvalidConfiguration
-from mlnb.models import Framework, Model
+from mlnb.registry import Framework, Model
 
 _SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav")
 

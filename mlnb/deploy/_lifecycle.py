@@ -1,9 +1,10 @@
-"""Deploying models: ``Model.deploy`` and the lifecycle operations behind ``Webservice``.
+"""The lifecycle of a service: start, update, reload and delete, behind ``Model.deploy`` and
+the :class:`~mlnb.deploy.Webservice` methods.
 
-A deployment is a specification (models, inference config, deployment config, name)
-plus a backend. This module turns the specification into a service record and a
-:class:`~mlnb.backends.base.Deployment` for the backend, and back again for
-``update()`` and ``reload()``.
+A deployment is a specification (models, inference config, deployment config, name) plus a
+backend. This module turns the specification into a service record and a
+:class:`~mlnb.deploy.backends.Deployment` for the backend, and back again for ``update()``
+and ``reload()``. It works on names and records; the handle is made above it.
 """
 
 from __future__ import annotations
@@ -15,28 +16,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlnb import records
-from mlnb.backends import get_backend, resolve_backend
-from mlnb.backends.base import Backend, Deployment
-from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
-from mlnb.dependencies import infer_dependencies
+from mlnb.config import (
+    DeploymentConfiguration,
+    InferenceConfig,
+    LocalWebservice,
+    infer_dependencies,
+    no_code_inference_config,
+)
+from mlnb.deploy import _records as records
+from mlnb.deploy._ports import choose_port
+from mlnb.deploy._records import ServiceRecord, validate_service_name
+from mlnb.deploy.backends import Backend, Deployment, get_backend, resolve_backend
 from mlnb.errors import InvalidConfiguration, MlnbError, ServiceExists
-from mlnb.models import Model
-from mlnb.ports import choose_port
-from mlnb.records import ServiceRecord, validate_service_name
-from mlnb.service import Webservice
-from mlnb.workspace import Workspace
+from mlnb.registry import Model, Workspace
 
 
-def deploy(
+def start_service(
     workspace: Workspace,
     name: str,
     models: Sequence[Model | str],
     inference_config: InferenceConfig | None = None,
     deployment_config: DeploymentConfiguration | None = None,
     overwrite: bool = False,
-) -> Webservice:
-    """Deploy models as a local web service; see :meth:`mlnb.Model.deploy`."""
+) -> None:
+    """Record a service and start it on its backend; see :meth:`mlnb.Model.deploy`."""
     validate_service_name(name)
     resolved = _resolve_models(workspace, models)
     config = deployment_config or LocalWebservice.deploy_configuration()
@@ -53,15 +56,13 @@ def deploy(
     folder = workspace.path / "services" / name
     folder.mkdir(parents=True, exist_ok=True)
     if inference_config is None:
-        from mlnb.nocode import no_code_inference_config
-
         inference_config = no_code_inference_config(resolved, folder / "nocode")
     elif not isinstance(inference_config, InferenceConfig):
         raise InvalidConfiguration("inference_config must be an mlnb.InferenceConfig(entry_script=..., ...)")
     backend, how = resolve_backend(config.backend)
     port = choose_port(config.port, reserved=records.used_ports(workspace))
     keys = (secrets.token_urlsafe(32), secrets.token_urlsafe(32)) if config.auth_enabled else None
-    return _start(workspace, name, resolved, inference_config, config, backend, port, keys, folder, how)
+    _start(workspace, name, resolved, inference_config, config, backend, port, keys, folder, how)
 
 
 def _start(
@@ -75,7 +76,7 @@ def _start(
     keys: tuple[str, str] | None,
     folder: Path,
     how: str,
-) -> Webservice:
+) -> None:
     deployment = Deployment(
         name=name,
         folder=folder,
@@ -86,6 +87,7 @@ def _start(
         keys=keys,
         requirements=(),
         labels=_labels(workspace, name),
+        wheelhouse_cache=workspace.cache_dir / "wheelhouse",
     )
     deployment.log_path.write_text("")
     deployment.log(f"[mlnb] deploying {name!r}: {', '.join(m.id for m in models)}; {how}")
@@ -105,7 +107,6 @@ def _start(
         records.update(workspace, name, state="Failed", error=str(error))
         raise
     records.update(workspace, record.name, runtime=runtime)
-    return Webservice(workspace, name)
 
 
 def _labels(workspace: Workspace, name: str) -> dict[str, str]:
@@ -176,6 +177,7 @@ def reload_service(workspace: Workspace, name: str) -> None:
         keys=record.keys,
         requirements=tuple(record.spec.get("requirements", ())),
         labels=_labels(workspace, name),
+        wheelhouse_cache=workspace.cache_dir / "wheelhouse",
     )
     deployment.log("[mlnb] reload: copying the source directory and restarting the server")
     runtime = get_backend(record.backend).reload(record, deployment)

@@ -38,7 +38,7 @@ def choose_port(requested: int | None, *, reserved: Collection[int] = ()) -> int
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind((HOST, 0))
-            port = probe.getsockname()[1]
+            port = int(probe.getsockname()[1])
         if port not in reserved:
             return port
     raise PortInUse("found no free port on 127.0.0.1; stop some services and try again")

@@ -18,7 +18,7 @@ from mlnb.errors import InvalidConfiguration, ServiceNotFound
 if TYPE_CHECKING:
     import sqlite3
 
-    from mlnb.workspace import Workspace
+    from mlnb.registry import Workspace
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
@@ -80,7 +80,7 @@ def _from_row(row: sqlite3.Row) -> ServiceRecord:
         port=row["port"],
         spec=json.loads(row["spec"]),
         runtime=json.loads(row["runtime"]),
-        keys=tuple(keys) if keys else None,  # type: ignore[arg-type]
+        keys=(keys[0], keys[1]) if keys else None,
         state=row["state"],
         error=row["error"],
         created_time=row["created_time"],

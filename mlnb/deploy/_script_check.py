@@ -8,7 +8,6 @@ The import and the test request run in fresh subprocesses, so a script's side ef
 from __future__ import annotations
 
 import ast
-import html
 import json
 import subprocess
 import sys
@@ -20,11 +19,12 @@ from typing import Any
 
 import requests
 
-from mlnb.backends.base import http_ready
+from mlnb import _html
+from mlnb.deploy._ports import choose_port
+from mlnb.deploy.backends import http_ready
 from mlnb.errors import EntryScriptError
-from mlnb.layout import stage_models
-from mlnb.models import Model
-from mlnb.ports import choose_port
+from mlnb.image import stage_models
+from mlnb.registry import Model
 
 _PROBE = """
 import json, sys
@@ -69,19 +69,14 @@ class ScriptCheck:
         return text
 
     def _repr_html_(self) -> str:
-        rows = [("script", self.path.name), ("input mode", _MODES[self.mode])]
+        rows: list[tuple[str, object]] = [("script", _html.code(self.path.name)), ("input mode", _MODES[self.mode])]
         if self.input_schema:
-            rows.append(("input schema", json.dumps(self.input_schema.get("properties", self.input_schema), indent=1)))
+            rows.append(("input schema", _html.pre(json.dumps(self.input_schema.get("properties", self.input_schema), indent=1))))
         if self.output_schema:
-            rows.append(("output schema", json.dumps(self.output_schema, indent=1)))
+            rows.append(("output schema", _html.pre(json.dumps(self.output_schema, indent=1))))
         if self.test_status is not None:
-            rows.append(("test request", f"{self.test_status}: {json.dumps(self.test_response)}"))
-        body = "".join(
-            f"<tr><th style='text-align:left;vertical-align:top'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'><pre style='margin:0'>{html.escape(v)}</pre></td></tr>"
-            for k, v in rows
-        )
-        return f"<table>{body}</table>"
+            rows.append(("test request", _html.pre(f"{self.test_status}: {json.dumps(self.test_response)}")))
+        return _html.card(f"Entry script {self.path.name}", rows)
 
 
 def check_entry_script(

@@ -1,4 +1,5 @@
-"""``Webservice``: the handle to a deployed service, shaped like Azure's.
+"""``Webservice``: the handle to a deployed service, shaped like Azure's, and :func:`deploy`,
+which starts a service and returns its handle.
 
 A handle holds only the workspace and the name: everything else is read from the
 service record and the backend each time, so two kernels looking at one service agree.
@@ -6,21 +7,26 @@ service record and the backend each time, so two kernels looking at one service 
 
 from __future__ import annotations
 
-import html
-import json
 import secrets
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any, TextIO
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-import requests
-
-from mlnb.backends import get_backend
+from mlnb import _html
+from mlnb.client import DEFAULT_TIMEOUT_S, ScoringClient
+from mlnb.config import DeploymentConfiguration, InferenceConfig
+from mlnb.deploy import _records as records
+from mlnb.deploy._lifecycle import delete_service, reload_service, start_service, update_service
+from mlnb.deploy._records import ServiceRecord
+from mlnb.deploy.backends import Sampler, get_backend
 from mlnb.errors import DeploymentFailed, DeploymentTimeout, InvalidConfiguration, ScoringError
-from mlnb.records import ServiceRecord
-from mlnb.workspace import Workspace
-from mlnb import records
+from mlnb.registry import Model, Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["STATES", "ServiceList", "Webservice", "deploy"]
 
 STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed", "Deleted")
 _POLL_SECONDS = 0.2
@@ -42,7 +48,6 @@ class Webservice:
         self.name = name
         records.load(workspace, name)  # fail now, with the list of services, if it is unknown
         self._deleted = False
-        self._session = requests.Session()
 
     # -- what it is --------------------------------------------------------------------
 
@@ -165,42 +170,37 @@ class Webservice:
             message += f"\n{traceback}"
         return DeploymentFailed(message, logs=logs)
 
-    def run(self, input_data: Any) -> Any:
-        """Score ``input_data`` (a JSON string, or an object that serialises to JSON).
+    def run(self, input_data: Any, *, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
+        """Score ``input_data`` and return the service's answer, parsed from JSON.
+
+        Args:
+            input_data: what Azure's ``run`` accepts (a JSON string, bytes, a dict or a
+                list), or a numpy array or pandas DataFrame, sent as ``{"data": ...}`` the
+                way :func:`mlnb.score` sends them.
+            timeout: seconds to wait for the answer (default 60).
 
         Returns:
-            The service's response, parsed from JSON.
+            The parsed JSON answer (the text, when it is not JSON).
 
         Raises:
-            ScoringError: when the service answers with a status other than 200.
+            ScoringError: when the service answers with a status other than 200, or does
+                not answer at all (``status_code`` 0).
         """
-        body = input_data if isinstance(input_data, (str, bytes)) else json.dumps(input_data, default=_to_json)
-        headers = {"Content-Type": "application/json"}
-        keys = self._record.keys
-        if keys:
-            headers["Authorization"] = f"Bearer {keys[0]}"
-        try:
-            response = self._session.post(self.scoring_uri, data=body, headers=headers, timeout=300)
-        except requests.ConnectionError as error:
+        with ScoringClient(self, timeout=timeout) as client:
+            result = client.score(input_data)
+        if result.status == 0:
             raise ScoringError(
-                f"service {self.name!r} is not answering on {self.scoring_uri} (state {self.state}); "
+                f"service {self.name!r} is not answering on {self.scoring_uri} ({result.error}; state {self.state}); "
                 "see service.get_logs()",
                 status_code=0,
-            ) from error
-        if response.status_code != 200:
-            try:
-                message = response.json().get("message", response.text)
-            except ValueError:
-                message = response.text
-            raise ScoringError(
-                f"service {self.name!r} answered {response.status_code}: {message}",
-                status_code=response.status_code,
-                body=response.text,
             )
-        try:
-            return response.json()
-        except ValueError:
-            return response.text
+        if not result.ok:
+            raise ScoringError(
+                f"service {self.name!r} answered {result.status}: {result.message}",
+                status_code=result.status,
+                body=result.text,
+            )
+        return result.body
 
     def get_logs(self, tail: int | None = None) -> str:
         """The deployment and server logs; the last ``tail`` lines when given."""
@@ -217,8 +217,6 @@ class Webservice:
 
     def reload(self) -> None:
         """Copy the source directory again and restart the workers, without rebuilding."""
-        from mlnb.deploy import reload_service
-
         reload_service(self.workspace, self.name)
 
     def update(self, *, models: Any = None, inference_config: Any = None, deployment_config: Any = None) -> None:
@@ -230,18 +228,23 @@ class Webservice:
             deployment_config: a new deployment configuration (default: the current one;
                 the port is kept unless the new configuration names one).
         """
-        from mlnb.deploy import update_service
-
         update_service(
             self.workspace, self.name, models=models, inference_config=inference_config, deployment_config=deployment_config
         )
 
     def delete(self) -> None:
         """Stop and remove the service and its files; calling it again does nothing."""
-        from mlnb.deploy import delete_service
-
         delete_service(self.workspace, self.name)
         self._deleted = True
+
+    def resource_sampler(self) -> Sampler:
+        """A reader of the running service's CPU time and memory (the backend's own), for profiling.
+
+        Raises:
+            ProfileFailed: when the service is not running.
+        """
+        record = self._record
+        return get_backend(record.backend).sampler(record)
 
     # -- keys --------------------------------------------------------------------------
 
@@ -275,28 +278,59 @@ class Webservice:
     # -- listing and display -----------------------------------------------------------
 
     @staticmethod
-    def list(workspace: Workspace) -> list[Webservice]:
-        """Every service recorded in the workspace."""
-        return [Webservice(workspace, record.name) for record in records.list_all(workspace)]
+    def list(workspace: Workspace) -> ServiceList:
+        """Every service recorded in the workspace, as a list that renders as a table."""
+        return ServiceList(Webservice(workspace, record.name) for record in records.list_all(workspace))
 
     def __repr__(self) -> str:
         return f"Webservice(workspace={self.workspace!r}, name={self.name!r}, backend={self.backend!r}, port={self.port})"
 
     def _repr_html_(self) -> str:
         state = self.state
-        colour = {"Healthy": "green", "Failed": "red", "Unhealthy": "orange"}.get(state, "gray")
-        rows = [
-            ("state", f"<span style='color:{colour}'>{html.escape(state)}</span>"),
-            ("backend", html.escape(self.backend)),
-            ("models", html.escape(", ".join(self.models))),
-            ("scoring URI", f"<code>{html.escape(self.scoring_uri)}</code>"),
-            ("swagger URI", f"<code>{html.escape(self.swagger_uri)}</code>"),
+        rows: list[tuple[str, object]] = [
+            ("state", _html.state(state)),
+            ("backend", self.backend),
+            ("models", ", ".join(self.models)),
+            ("scoring URI", _html.code(self.scoring_uri)),
+            ("swagger URI", _html.code(self.swagger_uri)),
             ("auth", "key required" if self.auth_enabled else "off"),
         ]
         if state == "Failed" and self.error:
-            rows.append(("error", html.escape(self.error)))
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows)
-        return f"<table><caption style='text-align:left'><b>Webservice {html.escape(self.name)}</b></caption>{body}</table>"
+            rows.append(("error", self.error))
+        return _html.card(f"Webservice {self.name}", rows)
+
+
+class ServiceList(list[Webservice]):
+    """A list of services that shows itself as a table in a notebook (``%services``)."""
+
+    _COLUMNS = ("name", "state", "backend", "port", "models", "scoring_uri")
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per service: name, state, backend, port, models, scoring URI."""
+        import pandas as pd
+
+        return pd.DataFrame([self._row(service) for service in self], columns=list(self._COLUMNS))
+
+    @staticmethod
+    def _row(service: Webservice) -> tuple[str, str, str, int, str, str]:
+        return service.name, service.state, service.backend, service.port, ", ".join(service.models), service.scoring_uri
+
+    def _repr_html_(self) -> str:
+        rows = ((name, _html.state(state), *rest) for name, state, *rest in map(self._row, self))
+        return _html.table(self._COLUMNS, rows, empty="no services deployed")
+
+
+def deploy(
+    workspace: Workspace,
+    name: str,
+    models: Sequence[Model | str],
+    inference_config: InferenceConfig | None = None,
+    deployment_config: DeploymentConfiguration | None = None,
+    overwrite: bool = False,
+) -> Webservice:
+    """Deploy models as a local web service and return its handle; see :meth:`mlnb.Model.deploy`."""
+    start_service(workspace, name, models, inference_config, deployment_config, overwrite)
+    return Webservice(workspace, name)
 
 
 def _last_traceback(logs: str) -> str | None:
@@ -309,9 +343,3 @@ def _last_traceback(logs: str) -> str | None:
         if line and not line.startswith(" "):
             return "\n".join(lines[: index + 1])
     return "\n".join(lines)
-
-
-def _to_json(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

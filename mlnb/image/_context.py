@@ -37,10 +37,7 @@ from typing import Protocol
 
 from packaging.utils import canonicalize_name
 
-from mlnb._source import iter_source_files
-from mlnb.config import InferenceConfig
-from mlnb.dependencies import infer_dependencies
-from mlnb.environment import read_requirements_file
+from mlnb.config import InferenceConfig, infer_dependencies, iter_source_files, read_requirements_file
 from mlnb.errors import DependencyResolutionFailed, InvalidConfiguration
 
 __all__ = [
@@ -66,13 +63,13 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x8
 _VENV = "/opt/mlnb/venv"
 _RUNTIME = "/opt/mlnb/runtime"
 _USER_ID = 10001
-_SERVING_DIR = Path(__file__).with_name("serving")
+_SERVING_DIR = Path(__file__).resolve().parents[1] / "serving"
 _CONTEXT_MARKER = ".mlnb-context"
 _READINESS_PATH = "/ready"
 
 
 class PackagedModel(Protocol):
-    """What packaging needs from a registered model (``mlnb.models.Model`` satisfies it)."""
+    """What packaging needs from a registered model (``mlnb.registry._model.Model`` satisfies it)."""
 
     name: str
     version: int

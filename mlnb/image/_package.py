@@ -9,7 +9,6 @@ POST to ``http://localhost:6789/score``. Creation runs in a background thread;
 from __future__ import annotations
 
 import hashlib
-import html
 import queue
 import shutil
 import sys
@@ -18,11 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from mlnb import _html
 from mlnb.config import InferenceConfig
 from mlnb.errors import InvalidConfiguration, MlnbError
-from mlnb.models import Model
-from mlnb.packaging import assemble_context
-from mlnb.workspace import Workspace
+from mlnb.image._build import build_image, connect
+from mlnb.image._context import assemble_context
+from mlnb.registry import Model, Workspace
 
 _DONE = object()
 
@@ -79,8 +79,6 @@ class ModelPackage:
                 log=self._emit,
             )
             if not self.generate_dockerfile:
-                from mlnb.backends.docker import build_image, connect
-
                 build_image(connect(), context, self.image_name, labels={"mlnb.package": "true"}, log=self._emit)
                 self.location = self.image_name
             self.state = "Succeeded"
@@ -138,7 +136,7 @@ class ModelPackage:
 
     def _repr_html_(self) -> str:
         where = self.location or ("Dockerfile and context: call .save(DIR)" if self.generate_dockerfile else "—")
-        return (
-            f"<b>ModelPackage</b> {html.escape(', '.join(m.id for m in self.models))}: "
-            f"{html.escape(self.state)}, {html.escape(where)}"
-        )
+        rows: list[tuple[str, object]] = [("models", ", ".join(m.id for m in self.models)), ("state", _html.state(self.state)), ("location", where)]
+        if self.error is not None:
+            rows.append(("error", str(self.error)))
+        return _html.card("ModelPackage", rows)

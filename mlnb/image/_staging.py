@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from mlnb._source import iter_source_files
+from mlnb.config import iter_source_files
 
 
 class DeployableModel(Protocol):

@@ -2,7 +2,7 @@
 
 A profile warms the service up, then runs closed-loop load (each of N workers sends its
 next request as soon as the last one is answered) at each concurrency level in turn,
-cycling through the user's sample inputs, while a sampler (:mod:`mlnb.sampling`) reads
+cycling through the user's sample inputs, while the service's backend sampler (``service.resource_sampler()``) reads
 the service's CPU time and memory five times a second. From that it recommends:
 
 - ``memoryInGB``: the peak memory measured over the whole profile, plus
@@ -22,8 +22,6 @@ and removing it come on top (a second or two on the process backend).
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import itertools
 import math
@@ -31,23 +29,22 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from mlnb import _html
 from mlnb.client import ScoringClient
+from mlnb.config import InferenceConfig, LocalWebservice
+from mlnb.deploy import Webservice, deploy, validate_service_name
+from mlnb.deploy.backends import Sampler
 from mlnb.errors import DeploymentFailed, DeploymentTimeout, InvalidConfiguration, MlnbError, ProfileFailed
-from mlnb.sampling import Sampler, open_sampler
+from mlnb.registry import Model, Workspace
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
-
-    from mlnb.config import InferenceConfig
-    from mlnb.models import Model
-    from mlnb.service import Webservice
-    from mlnb.workspace import Workspace
 
 DEFAULT_DURATION_S = 30.0
 DEFAULT_CONCURRENCY = (1, 2, 4, 8)
@@ -157,7 +154,7 @@ class ModelProfile:
             self.service_name, self.backend = service.name, service.backend
             self._wait_healthy(service)
             self._timings["deploy_s"] = time.monotonic() - started
-            sampler = open_sampler(service)
+            sampler = service.resource_sampler()
             self._sampler_description = sampler.description
             self._load(service, sampler)
         except MlnbError as error:
@@ -262,10 +259,10 @@ class ModelProfile:
         if self._cancel.is_set():
             return "Cancelled", "the profile was stopped before it finished"
         levels = self._load_levels()
-        if not levels or sum(l.statuses[200] for l in levels) == 0:
-            examples = next((l.errors for l in levels if l.errors), [])
+        if not levels or sum(level.statuses[200] for level in levels) == 0:
+            examples = next((level.errors for level in levels if level.errors), [])
             return "Failed", (
-                f"no request succeeded ({sum(l.requests for l in levels)} sent); first errors: "
+                f"no request succeeded ({sum(level.requests for level in levels)} sent); first errors: "
                 + "; ".join(examples[:3])
                 + ". Fix the entry script or the inputs (try mlnb.score(service, input)) and profile again"
             )
@@ -485,7 +482,8 @@ class ModelProfile:
         usage.set_ylim(bottom=0)
         for index, level in enumerate(self._levels):
             usage.axvspan(level.started - self._t0, level.ended - self._t0, color="grey", alpha=0.08 if index % 2 else 0.18, lw=0)
-            usage.text((level.started + level.ended) / 2 - self._t0, 1.0, level.label, transform=usage.get_xaxis_transform(), ha="center", va="bottom", fontsize=8)
+            middle = (level.started + level.ended) / 2 - self._t0
+            usage.text(middle, 1.0, level.label, transform=usage.get_xaxis_transform(), ha="center", va="bottom", fontsize=8)
         handles = usage.get_legend_handles_labels()[0] + memory.get_legend_handles_labels()[0]
         usage.legend(handles=handles, loc="lower right", fontsize=8)
 
@@ -516,29 +514,28 @@ class ModelProfile:
         return f"ModelProfile(name={self.name!r}, state={self.state!r}{result})"
 
     def _repr_html_(self) -> str:
-        title = f"<b>ModelProfile {html.escape(self.name)}</b> &middot; {html.escape(self.state)}"
+        title = f"ModelProfile {self.name}"
         if self.state != "Succeeded":
-            error = f"<div style='color:red'>{html.escape(self.error)}</div>" if self.error else ""
-            return f"<div>{title}{error}</div>"
+            rows: list[tuple[str, object]] = [("state", _html.state(self.state))]
+            if self.error:
+                rows.append(("error", self.error))
+            return _html.card(title, rows)
         recommendation, derivation = self._recommend()
         errors = self._errors()
-        warning = (
-            f"<div style='color:red'>{errors['total']} requests failed ({html.escape(str(errors['by_status']))}): "
-            f"{html.escape('; '.join(errors['examples'][:2]))}</div>"
-            if errors["total"]
-            else ""
-        )
+        fields: list[tuple[str, object]] = [
+            ("state", _html.state(self.state)),
+            ("recommended", _html.code(str(recommendation))),
+            ("memory", derivation["memory"]),
+            ("cpu", derivation["cpu"]),
+        ]
+        if errors["total"]:
+            fields.append(("failed requests", f"{errors['total']} ({errors['by_status']}): {'; '.join(errors['examples'][:2])}"))
         if self._figure_png is None:
             buffer = io.BytesIO()
             self.plot().savefig(buffer, format="png", dpi=80)
             self._figure_png = buffer.getvalue()
-        image = base64.b64encode(self._figure_png).decode()
-        table = self.levels.round(3).to_html(index=False)
-        return (
-            f"<div>{title}<div style='font-size:1.2em'>recommended <code>{html.escape(str(recommendation))}</code></div>"
-            f"<ul><li>memory: {html.escape(derivation['memory'])}</li><li>cpu: {html.escape(derivation['cpu'])}</li></ul>"
-            f"{warning}{table}<img src='data:image/png;base64,{image}'/></div>"
-        )
+        levels = _html.frame(self.levels.round(3), empty="no level ran")
+        return _html.card(title, fields, footer=levels + _html.image(self._figure_png, alt="CPU, memory and latency of the profile"))
 
 
 def profile_model(
@@ -557,10 +554,6 @@ def profile_model(
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
 ) -> ModelProfile:
     """Deploy a temporary service, profile it, and remove it; see :meth:`mlnb.Model.profile`."""
-    from mlnb.config import LocalWebservice
-    from mlnb.deploy import deploy
-    from mlnb.records import validate_service_name
-
     validate_service_name(profile_name)
     config = LocalWebservice.deploy_configuration(cpu_cores=cpu, memory_gb=memory_in_gb, backend=backend)
     profile = ModelProfile(

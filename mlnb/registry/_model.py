@@ -8,9 +8,9 @@ database, and a registration is atomic: it is visible whole or not at all.
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import hashlib
-import html
 import json
 import os
 import re
@@ -20,19 +20,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlnb.config import ResourceConfiguration
+from mlnb import _html
 from mlnb.errors import InvalidConfiguration, InvalidModelName, ModelExists, ModelNotFound
-from mlnb.workspace import Workspace
+from mlnb.registry._resources import ResourceConfiguration
+from mlnb.registry._workspace import Workspace
 
 if TYPE_CHECKING:
     import sqlite3
 
     import pandas as pd
+    from typing_extensions import Self
 
-    from mlnb.config import DeploymentConfiguration, InferenceConfig
-    from mlnb.package import ModelPackage
-    from mlnb.profiling import ModelProfile
-    from mlnb.service import Webservice
 
 _NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 _ID_PATTERN = re.compile(r"^(?P<name>[^:]+?)(?::(?P<version>\d+))?$")
@@ -130,7 +128,7 @@ class Model:
         self._load(workspace, row)
 
     @classmethod
-    def _from_row(cls, workspace: Workspace, row: sqlite3.Row) -> Model:
+    def _from_row(cls, workspace: Workspace, row: sqlite3.Row) -> Self:
         model = cls.__new__(cls)
         model._load(workspace, row)
         return model
@@ -173,7 +171,7 @@ class Model:
         model_framework: str | None = None,
         model_framework_version: str | None = None,
         resource_configuration: ResourceConfiguration | None = None,
-    ) -> Model:
+    ) -> Self:
         """Register a file or a folder as the next version of ``model_name``.
 
         Files are hashed and copied in one pass, then the version appears atomically:
@@ -262,8 +260,9 @@ class Model:
 
     # -- queries -----------------------------------------------------------------------
 
-    @staticmethod
+    @classmethod
     def list(
+        cls,
         workspace: Workspace,
         name: str | None = None,
         tags: Sequence[str | Sequence[str]] | Mapping[str, str] | None = None,
@@ -299,7 +298,7 @@ class Model:
             if latest and row["name"] in seen:
                 continue
             seen.add(row["name"])
-            model = Model._from_row(workspace, row)
+            model = cls._from_row(workspace, row)
             if _matches(model.tags, tag_filter) and _matches(model.properties, property_filter):
                 models.append(model)
         return models
@@ -329,137 +328,9 @@ class Model:
         workspace = _workspace or Workspace.from_config()
         return str(Model(workspace, model_name, version=version).checkout())
 
-    # -- deployment --------------------------------------------------------------------
-
-    @staticmethod
-    def deploy(
-        workspace: Workspace,
-        name: str,
-        models: Sequence[Model | str],
-        inference_config: InferenceConfig | None = None,
-        deployment_config: DeploymentConfiguration | None = None,
-        overwrite: bool = False,
-    ) -> Webservice:
-        """Deploy models as a local web service (a Docker container, or a local process).
-
-        Returns at once with the service ``"Transitioning"``; follow it with
-        ``service.wait_for_deployment(show_output=True)``.
-
-        Args:
-            workspace: the workspace holding the models.
-            name: the service name: 3-32 lowercase letters, digits or '-'.
-            models: the models to serve (``Model`` objects or ``"name:version"`` ids).
-            inference_config: entry script, source directory and environment. Without one,
-                models registered as ``Framework.SCIKITLEARN`` or ``Framework.ONNX`` get a
-                generated entry script with an input schema.
-            deployment_config: from ``LocalWebservice.deploy_configuration(...)``; the
-                default picks a free port and Docker when an engine answers.
-            overwrite: replace a service of the same name.
-
-        Returns:
-            The service handle.
-
-        Raises:
-            ServiceExists: when the name is taken and ``overwrite`` is false.
-            ModelNotFound: when a model id does not exist.
-            PortInUse: when the requested port is taken.
-            DockerUnavailable: when Docker was requested and no engine answers.
-            InvalidConfiguration: for a bad name, an empty model list, or no entry script for
-                a model whose framework mlnb cannot serve without code.
-
-        Example:
-            >>> service = Model.deploy(ws, "myservice", [model], inference_config, deployment_config)
-            >>> service.wait_for_deployment(show_output=True)
-        """
-        from mlnb.deploy import deploy
-
-        return deploy(workspace, name, models, inference_config, deployment_config, overwrite)
-
-    @staticmethod
-    def package(
-        workspace: Workspace,
-        models: Sequence[Model],
-        inference_config: InferenceConfig,
-        generate_dockerfile: bool = False,
-        image_name: str | None = None,
-    ) -> ModelPackage:
-        """Package models as a Docker image, or as a Dockerfile and its build context.
-
-        Starts at once; follow it with ``package.wait_for_creation(show_output=True)``.
-
-        Args:
-            workspace: the workspace holding the models.
-            models: the models to ship.
-            inference_config: the entry script, source directory and environment.
-            generate_dockerfile: write a Dockerfile and context (see ``package.save(dir)``)
-                instead of building an image.
-            image_name: the image tag (default: ``mlnb-package/<model>:<hash>``).
-
-        Returns:
-            The packaging job.
-
-        Example:
-            >>> package = Model.package(ws, [model], inference_config, generate_dockerfile=True)
-            >>> package.wait_for_creation(show_output=True)
-            >>> package.save("./imagefiles")   # docker build -t img imagefiles; docker run -p 6789:5001 img
-        """
-        from mlnb.package import ModelPackage
-
-        return ModelPackage(
-            workspace, models, inference_config, generate_dockerfile=generate_dockerfile, image_name=image_name
-        )
-
-    @staticmethod
-    def profile(
-        workspace: Workspace,
-        profile_name: str,
-        models: Sequence[Model | str],
-        inference_config: InferenceConfig,
-        input_data: Any,
-        cpu: float | None = None,
-        memory_in_gb: float | None = None,
-        duration_s: float | None = None,
-        concurrency: Sequence[int] | None = None,
-        **options: Any,
-    ) -> ModelProfile:
-        """Deploy a temporary service named ``profile_name``, load it, and recommend CPU and memory.
-
-        Starts at once; follow it with ``profile.wait_for_profiling(show_output=True)``. The
-        service is removed when the profile ends, fails or is stopped (Ctrl-C). How the
-        recommendation is derived: ``docs/profiling.md``.
-
-        Args:
-            workspace: the workspace holding the models.
-            profile_name: the name of the profile and of its temporary service.
-            models: the models to serve.
-            inference_config: the entry script, source directory and environment.
-            input_data: sample requests: a list of JSON strings, a DataFrame (one request per
-                row), or a ``.jsonl`` / ``.csv`` path.
-            cpu: the CPU limit to profile under (Docker only; default: none).
-            memory_in_gb: the memory limit to profile under (Docker only; default: none).
-            duration_s: the budget for warm-up and load (default 30 s).
-            concurrency: the concurrency levels (default ``(1, 2, 4, 8)``).
-            **options: ``backend``, ``p99_target_ms``, ``memory_headroom``; see
-                :func:`mlnb.profiling.profile_model`.
-
-        Returns:
-            The running profile.
-
-        Example:
-            >>> profile = Model.profile(ws, "profilemymodel", [model], inference_config, [test_sample])
-            >>> profile.wait_for_profiling(True)
-            >>> profile.get_results()
-            {'cpu': 0.4, 'memoryInGB': 0.2}
-        """
-        from mlnb.profiling import profile_model
-
-        return profile_model(
-            workspace, profile_name, models, inference_config, input_data, cpu, memory_in_gb, duration_s, concurrency, **options
-        )
-
     # -- files -------------------------------------------------------------------------
 
-    def files(self) -> list[tuple[str, str, int]]:
+    def files(self) -> builtins.list[tuple[str, str, int]]:
         """The model's files as ``(relative path, digest, size)``, sorted by path."""
         with self.workspace.connect() as db:
             rows = db.execute(
@@ -660,11 +531,7 @@ class Model:
             ),
             ("registered", self.created_time.strftime("%Y-%m-%d %H:%M:%S UTC")),
         ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in rows
-        )
-        return f"<table><caption style='text-align:left'><b>Model {html.escape(self.id)}</b></caption>{body}</table>"
+        return _html.card(f"Model {self.id}", rows)
 
 
 class ModelList(list[Model]):
@@ -693,27 +560,12 @@ class ModelList(list[Model]):
         )
 
     def _repr_html_(self) -> str:
-        if not self:
-            return "<i>no models registered</i>"
-        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in self._COLUMNS)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td style='text-align:left'>{html.escape(str(v))}</td>"
-                for v in (
-                    m.name,
-                    m.version,
-                    m.model_framework or "",
-                    format_size(m.size),
-                    _format_pairs(m.tags),
-                    m.description or "",
-                    m.created_time.strftime("%Y-%m-%d %H:%M"),
-                )
-            )
-            + "</tr>"
+        rows = (
+            (m.name, m.version, m.model_framework or "", format_size(m.size), _format_pairs(m.tags), m.description or "",
+             m.created_time.strftime("%Y-%m-%d %H:%M"))
             for m in self
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return _html.table(self._COLUMNS, rows, empty="no models registered")
 
 
 def format_size(size: int) -> str:
@@ -738,7 +590,8 @@ def _fetch_row(db: sqlite3.Connection, name: str, version: int | None) -> sqlite
                 f"model {name!r} has no version {version}; registered versions: {', '.join(map(str, known))}"
             )
         raise ModelNotFound(f"no model named {name!r} is registered; see Model.list(ws) or `mlnb model list`")
-    return row
+    found: sqlite3.Row = row
+    return found
 
 
 def _walk(source: Path) -> list[tuple[str, Path]]:

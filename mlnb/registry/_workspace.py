@@ -4,7 +4,7 @@ Layout::
 
     PROJECT/.mlnb/
         registry.db     SQLite: models, their files, tags and properties (schema-versioned)
-        blobs/          content-addressed files (see mlnb.blobstore)
+        blobs/          content-addressed files (see mlnb.registry._blobstore)
         checkouts/      read-only views of registered models, made on demand
         services/       one folder per deployed service: staged models and source, logs
         cache/          wheelhouses and other things that can be rebuilt
@@ -14,7 +14,6 @@ Layout::
 from __future__ import annotations
 
 import contextlib
-import html
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -22,8 +21,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from mlnb.blobstore import BlobStore
+from mlnb import _html
 from mlnb.errors import WorkspaceNotFound
+from mlnb.registry._blobstore import BlobStore
 
 DIRNAME = ".mlnb"
 ENV_VAR = "MLNB_WORKSPACE"
@@ -188,7 +188,7 @@ class Workspace:
         return f"Workspace(path={str(self.path)!r})"
 
     def _repr_html_(self) -> str:
-        return f"<b>mlnb workspace</b> <code>{html.escape(str(self.path))}</code>"
+        return _html.card("Workspace", [("path", _html.code(str(self.path)))])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Workspace) and other.path == self.path

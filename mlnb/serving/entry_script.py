@@ -125,7 +125,7 @@ def _forget_previous_load() -> None:
     for name in _RAWHTTP_FLAG_MODULES:
         flagged = sys.modules.get(name)
         if flagged is not None and hasattr(flagged, "_rawHttpRequested"):
-            flagged._rawHttpRequested = False
+            setattr(flagged, "_rawHttpRequested", False)  # noqa: B010 - a module attribute mypy cannot see
     try:
         from inference_schema import schema_util
     except ImportError:

@@ -85,7 +85,7 @@ class RunSchema:
                 continue
             try:
                 kwargs[name] = param.convert(value)
-            except Exception as exc:  # noqa: BLE001 - any conversion failure is the input's fault
+            except Exception as exc:
                 raise InputError(name, str(exc) or type(exc).__name__) from exc
         for name in self.required:
             if name not in kwargs:
@@ -140,7 +140,7 @@ def _closure_vars(func: Any) -> Mapping[str, Any]:
     cells = getattr(func, "__closure__", None) or ()
     if code is None:
         return {}
-    return {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells)}
+    return {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells, strict=True)}
 
 
 def _converter(param_type: Any, name: str) -> Callable[[Any], Any]:

@@ -104,7 +104,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         if not raw:
             return default
         try:
-            return kind(raw)
+            value: float = kind(raw)
+            return value
         except ValueError:
             parser.error(f"{name}={raw!r} is not a number")
         raise AssertionError  # parser.error exits

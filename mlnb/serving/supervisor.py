@@ -64,7 +64,7 @@ class WorkerState:
 def _server_class() -> type:
     from granian.server import MPServer
 
-    class _Server(MPServer):  # type: ignore[misc, valid-type]
+    class _Server(MPServer):
         state: WorkerState
 
         def _respawn_workers(self, workers: list[int], spawn_target: Any, target_loader: Any,

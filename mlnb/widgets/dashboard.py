@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import ipywidgets as widgets
 
-from mlnb.service import Webservice
+from mlnb.deploy import Webservice
+from mlnb.registry import Workspace
 from mlnb.widgets._style import panel, stylesheet
 from mlnb.widgets.deploy import DeployPanel
 from mlnb.widgets.logs import LogView
@@ -14,7 +16,6 @@ from mlnb.widgets.profile import ProfilePanel
 from mlnb.widgets.registry import RegistryPanel
 from mlnb.widgets.request import RequestPanel
 from mlnb.widgets.services import ServicesPanel
-from mlnb.workspace import Workspace
 
 TABS = ("Services", "Models", "Deploy", "Logs", "Test", "Profile")
 
@@ -82,7 +83,7 @@ class Dashboard(widgets.VBox):
         self.requests.refresh_services()
         self.profile.refresh_services()
 
-    def _on_log_service(self, change: dict) -> None:
+    def _on_log_service(self, change: dict[str, Any]) -> None:
         if change["new"]:
             self.logs.follow(change["new"])
         else:

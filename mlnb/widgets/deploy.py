@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from mlnb._facade import Model
 from mlnb.config import InferenceConfig, LocalWebservice
+from mlnb.deploy import Webservice
 from mlnb.errors import DeploymentTimeout, InvalidConfiguration
-from mlnb.models import Model
-from mlnb.service import Webservice
+from mlnb.registry import Workspace
 from mlnb.widgets._background import Background
 from mlnb.widgets._style import bar, panel, stylesheet, title
 from mlnb.widgets.logs import LogView
-from mlnb.workspace import Workspace
 
 #: The steps a deployment goes through, as the progress indicator shows them.
 PHASES = ("build", "start", "init", "Healthy")

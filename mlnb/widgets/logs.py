@@ -6,13 +6,14 @@ import html
 import threading
 import time
 from collections import deque
+from typing import Any
 
 import ipywidgets as widgets
 
-from mlnb.service import Webservice
+from mlnb.deploy import Webservice
+from mlnb.registry import Workspace
 from mlnb.widgets._background import Pump, error_html
 from mlnb.widgets._style import bar, panel, stylesheet
-from mlnb.workspace import Workspace
 
 # How long to wait before reopening a log stream that ended while the service was still
 # coming up: Docker's stream ends during the image build, before the container exists.
@@ -84,12 +85,12 @@ class LogView(widgets.VBox):
     @property
     def text(self) -> str:
         """What the view shows now (HTML)."""
-        return self._text.value
+        return str(self._text.value)
 
     @property
     def following(self) -> bool:
         """Whether the view shows new lines as they come."""
-        return self._follow.value
+        return bool(self._follow.value)
 
     def append(self, line: str) -> None:
         """Add one line; safe from any thread."""
@@ -118,7 +119,7 @@ class LogView(widgets.VBox):
         # column-reverse in the stylesheet keeps the scroll position at the bottom: newest visible.
         self._text.value = f"<div class='mlnb-log'><pre>{html.escape(chr(10).join(newest))}</pre></div>"
 
-    def _on_follow(self, change: dict) -> None:
+    def _on_follow(self, change: dict[str, Any]) -> None:
         self._follow.icon = "play" if change["new"] else "pause"
         if change["new"]:
             self._pump.poke()

@@ -6,24 +6,26 @@ import html
 import io
 import json
 import time
+from typing import Any
 
 import ipywidgets as widgets
 
+from mlnb.deploy import Webservice
 from mlnb.errors import InvalidConfiguration
 from mlnb.profiling import ModelProfile, profile_service
-from mlnb.service import Webservice
+from mlnb.registry import Workspace
 from mlnb.widgets._background import Background
 from mlnb.widgets._style import bar, panel, stylesheet, title
 from mlnb.widgets.request import swagger_example
-from mlnb.workspace import Workspace
 
 _CHECK_SECONDS = 0.5
 
 
-class _LastLine:
+class _LastLine(io.StringIO):
     """A text stream that shows the last line written to it in a label."""
 
     def __init__(self, label: widgets.HTML) -> None:
+        super().__init__()
         self._label = label
 
     def write(self, text: str) -> int:
@@ -116,7 +118,7 @@ class ProfilePanel(widgets.VBox):
         """The last plot, as PNG bytes (empty before a run succeeded)."""
         return bytes(self._plot.value)
 
-    def _on_service(self, change: dict) -> None:
+    def _on_service(self, change: dict[str, Any]) -> None:
         name = change["new"]
         if not name:
             return

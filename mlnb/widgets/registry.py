@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
+from mlnb._facade import Model
 from mlnb.errors import InvalidConfiguration
-from mlnb.models import Framework, Model, format_size
+from mlnb.registry import Framework, Workspace, format_size
+from mlnb.registry import Model as RegisteredModel
 from mlnb.widgets._background import Background
 from mlnb.widgets._style import bar, panel, stylesheet, title
-from mlnb.workspace import Workspace
 
 _ROW = "{name:<28} {version:>7}  {framework:<12} {size:>9}  {tags}"
 
@@ -31,7 +33,7 @@ class RegistryPanel(widgets.VBox):
         self._listeners: list[Callable[[], None]] = []
         self._status = widgets.HTML()
         self._jobs = Background(self._status)
-        self._models: dict[str, Model] = {}
+        self._models: dict[str, RegisteredModel] = {}
         self._armed_delete: str | None = None
 
         self._header = widgets.HTML(
@@ -74,7 +76,7 @@ class RegistryPanel(widgets.VBox):
     # -- the list ----------------------------------------------------------------------
 
     @property
-    def selected(self) -> Model | None:
+    def selected(self) -> RegisteredModel | None:
         """The selected model version, if any."""
         return self._models.get(self._list.value) if self._list.value else None
 
@@ -95,7 +97,7 @@ class RegistryPanel(widgets.VBox):
         self._list.value = keep if keep in self._models else None
         self._on_select({"new": self._list.value})
 
-    def _on_select(self, change: dict) -> None:
+    def _on_select(self, change: dict[str, Any]) -> None:
         model = self._models.get(change["new"]) if change["new"] else None
         self._armed_delete = None
         self._delete.description = "Delete"
@@ -182,7 +184,7 @@ def _header() -> str:
     return _ROW.format(name="name", version="version", framework="framework", size="size", tags="tags")
 
 
-def _row(model: Model) -> str:
+def _row(model: RegisteredModel) -> str:
     tags = ", ".join(f"{k}={v}" for k, v in model.tags.items())
     # Non-breaking spaces: a browser collapses runs of plain spaces in an <option>, losing the columns.
     return _ROW.format(

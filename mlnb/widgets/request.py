@@ -13,11 +13,11 @@ import ipywidgets as widgets
 import requests
 
 from mlnb.client import ScoreResult, score
+from mlnb.deploy import Webservice
 from mlnb.errors import InvalidConfiguration
-from mlnb.service import Webservice
+from mlnb.registry import Workspace
 from mlnb.widgets._background import Background
 from mlnb.widgets._style import bar, panel, stylesheet, title
-from mlnb.workspace import Workspace
 
 _FALLBACK_PAYLOAD = '{\n  "data": []\n}'
 _SHOWN_CHARACTERS = 4000
@@ -98,7 +98,7 @@ class RequestPanel(widgets.VBox):
     @property
     def payload(self) -> str:
         """The payload in the editor."""
-        return self._payload.value
+        return str(self._payload.value)
 
     @payload.setter
     def payload(self, text: str) -> None:
@@ -107,7 +107,8 @@ class RequestPanel(widgets.VBox):
     @property
     def service(self) -> str | None:
         """The selected service's name."""
-        return self._service.value
+        name: str | None = self._service.value
+        return name
 
     def refresh_services(self, *, select: str | None = None) -> None:
         """Read the list of services again; select ``select`` when given."""
@@ -116,7 +117,7 @@ class RequestPanel(widgets.VBox):
         self._service.options = names
         self._service.value = keep if keep in names else (names[0] if names else None)
 
-    def _on_service(self, change: dict) -> None:
+    def _on_service(self, change: dict[str, Any]) -> None:
         if change["new"]:
             self._fill_example()
 
@@ -153,7 +154,7 @@ class RequestPanel(widgets.VBox):
 
         return self._jobs.run(work, buttons=[self._send_button, self._example], name="mlnb-send")
 
-    def _on_past(self, change: dict) -> None:
+    def _on_past(self, change: dict[str, Any]) -> None:
         if change["new"] is None:
             return
         sent = self._history[change["new"]]

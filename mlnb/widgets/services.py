@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from mlnb.service import Webservice
+from mlnb.deploy import Webservice
+from mlnb.registry import Workspace
 from mlnb.widgets._background import Background, Ticker, error_html
 from mlnb.widgets._style import bar, panel, state_badge, stylesheet, title
-from mlnb.workspace import Workspace
 
 _COLUMNS = ("name", "state", "backend", "port", "models", "scoring URI", "")
 _WIDTHS = "minmax(120px, 1.2fr) 120px 80px 70px minmax(140px, 1.5fr) minmax(200px, 2fr) 110px"

@@ -105,7 +105,7 @@ def test_deploy_score_logs_and_delete_a_service(
 
 def test_demo_runs_the_loop(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # the Docker path is tested in tests/docker
-    from mlnb import backends
+    from mlnb.deploy import backends
 
     monkeypatch.setattr(backends, "_INSTANCES", {})
     assert main(["demo", "--dir", str(tmp_path)]) == 0

@@ -15,7 +15,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlnb.dependencies import infer_dependencies
+from mlnb.config import infer_dependencies
 
 
 def pin(distribution: str) -> str:

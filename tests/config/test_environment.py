@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlnb.environment import Environment, read_requirements_file
+from mlnb.config import Environment, read_requirements_file
 from mlnb.errors import InvalidConfiguration
 
 SEED_CONDA = """\

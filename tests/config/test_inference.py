@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice, ResourceConfiguration
-from mlnb.environment import Environment
+from mlnb.config import DeploymentConfiguration, Environment, InferenceConfig, LocalWebservice, ResourceConfiguration
 from mlnb.errors import EntryScriptError, InvalidConfiguration
 
 SCORE = "def init():\n    pass\n\ndef run(data):\n    return data\n"

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
-from mlnb.backends import register_backend
-from mlnb.backends.fake import FakeBackend
+from mlnb.deploy.backends import FakeBackend, register_backend
 from mlnb.errors import (
     DeploymentFailed,
     DeploymentTimeout,
@@ -210,7 +209,7 @@ def test_no_code_needs_a_known_framework(setup: tuple[Workspace, Model, Inferenc
 
 
 def test_docker_requested_but_unreachable(setup: tuple[Workspace, Model, InferenceConfig], monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlnb import backends
+    from mlnb.deploy import backends
     from mlnb.errors import DockerUnavailable
 
     workspace, model, config = setup

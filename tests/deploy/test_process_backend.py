@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +131,73 @@ def test_no_code_sklearn(project: tuple[Workspace, Model, Path], seed_payload: d
     assert len(service.run(seed_payload)) == 2
     swagger = requests.get(service.swagger_uri, timeout=10).json()
     assert "/score" in swagger["paths"]
+
+
+MODULES_SCRIPT = """\
+import sys
+
+
+def init():
+    pass
+
+
+def run(data):
+    return sorted(name for name in sys.modules if name.split(".")[0] == "mlnb")
+"""
+
+
+def test_workers_load_no_engine_module(project: tuple[Workspace, Model, Path], tmp_path: Path) -> None:
+    workspace, model, _ = project
+    source = tmp_path / "modules-src"
+    source.mkdir()
+    (source / "modules.py").write_text(MODULES_SCRIPT)
+    service = Model.deploy(workspace, "modules", [model], InferenceConfig("modules.py", source_directory=source), PROCESS)
+    try:
+        service.wait_for_deployment(timeout_sec=60)
+        loaded = service.run("{}")
+    finally:
+        service.delete()
+    assert "mlnb.serving" in loaded
+    assert [name for name in loaded if not name.startswith("mlnb.serving")] == ["mlnb", "mlnb._version"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param('{"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}', id="json-string"),
+        pytest.param(b'{"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}', id="bytes"),
+        pytest.param({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}, id="dict"),
+        pytest.param("numpy", id="numpy-array"),
+        pytest.param("frame", id="dataframe"),
+    ],
+)
+def test_run_accepts_what_azure_run_and_score_accept(project: tuple[Workspace, Model, Path], payload: object) -> None:
+    import numpy as np
+    import pandas as pd
+
+    workspace, model, source = project
+    row = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    if payload == "numpy":
+        payload = np.array([row])
+    elif payload == "frame":
+        payload = pd.DataFrame([row])
+    service = Model.deploy(workspace, "runinputs", [model], InferenceConfig("score.py", source_directory=source), PROCESS)
+    try:
+        service.wait_for_deployment(timeout_sec=60)
+        answer = service.run(payload)
+    finally:
+        service.delete()
+    assert len(answer) == 1 and isinstance(answer[0], float)
+
+
+def test_run_of_a_stopped_service_raises_a_scoring_error(project: tuple[Workspace, Model, Path]) -> None:
+    workspace, model, source = project
+    service = Model.deploy(workspace, "stoppedrun", [model], InferenceConfig("score.py", source_directory=source), PROCESS)
+    service.wait_for_deployment(timeout_sec=60)
+    os.killpg(service._record.runtime["pid"], signal.SIGKILL)  # the server and its workers: its own session
+    try:
+        with pytest.raises(ScoringError) as error:
+            service.run('{"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}', timeout=5)
+        assert error.value.status_code == 0 and "not answering" in str(error.value)
+    finally:
+        service.delete()

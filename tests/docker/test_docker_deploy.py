@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
+from mlnb.deploy import choose_port
 from mlnb.errors import DeploymentFailed
-from mlnb.ports import choose_port
 
 pytestmark = pytest.mark.docker
 
@@ -124,7 +124,8 @@ def test_failing_init_raises_with_the_traceback(docker_project: Project) -> None
 
 def test_a_container_killed_for_memory_says_so(docker_project: Project) -> None:
     workspace, model, source = docker_project
-    hungry = _variant(source, "src-hungry", "    model = joblib.load(model_path)", "    model = joblib.load(model_path)\n    global ballast\n    ballast = np.ones(400 * 2**20 // 8)")
+    load = "    model = joblib.load(model_path)"
+    hungry = _variant(source, "src-hungry", load, load + "\n    global ballast\n    ballast = np.ones(400 * 2**20 // 8)")
     service = Model.deploy(workspace, "hungry", [model], InferenceConfig("score.py", source_directory=hungry), _docker(memory_gb=0.25))
     with pytest.raises(DeploymentFailed, match=r"exceeded memory_gb=0\.25"):
         service.wait_for_deployment(timeout_sec=300)
@@ -165,8 +166,9 @@ def _run_and_score(client: docker.DockerClient, tag: str, payload: dict) -> None
     port = choose_port(None)
     container = client.containers.run(tag, detach=True, ports={"5001/tcp": ("127.0.0.1", port)})
     try:
-        from mlnb.backends.base import http_ready
         import time
+
+        from mlnb.deploy.backends._base import http_ready
 
         deadline = time.monotonic() + 120
         while not http_ready(port) and time.monotonic() < deadline:

@@ -24,7 +24,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 from mlnb.config import InferenceConfig
-from mlnb.packaging import CONTAINER_PORT, BuildContext, assemble_context
+from mlnb.image import CONTAINER_PORT, BuildContext, assemble_context
 
 SCORE = """\
 import json

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import docker
 import pytest
+from profiling_workloads import ALLOCATED_GB, BURN_MS, BURN_SCRIPT, MEMORY_SCRIPT
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
+from mlnb.deploy.backends._sampling import CgroupSampler, DockerStatsSampler
 from mlnb.profiling import DEFAULT_MEMORY_HEADROOM
-from mlnb.sampling import CgroupSampler, DockerStatsSampler, open_sampler
-
-# tests/ is on sys.path (its conftest.py puts it there): the same scripts and figures as the process tests.
-from test_profiling import ALLOCATED_GB, BURN_MS, BURN_SCRIPT, MEMORY_SCRIPT
 
 pytestmark = pytest.mark.docker
 
@@ -94,7 +92,7 @@ def test_sampled_memory_agrees_with_the_engine(profiling_project: Project) -> No
     )
     service.wait_for_deployment(timeout_sec=600)
     container = service._record.runtime["container"]
-    sampler = open_sampler(service)
+    sampler = service.resource_sampler()
     assert isinstance(sampler, CgroupSampler)
     stream = DockerStatsSampler(docker.from_env().containers.get(container))
     try:

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import mlnb.packaging as packaging
-from mlnb.config import InferenceConfig
-from mlnb.environment import Environment
+import mlnb.image._context as packaging
+from mlnb.config import Environment, InferenceConfig
 from mlnb.errors import DependencyResolutionFailed, InvalidConfiguration
-from mlnb.packaging import assemble_context, build_wheelhouse, render_dockerfile, resolve_base_image
+from mlnb.image import assemble_context, build_wheelhouse, render_dockerfile, resolve_base_image
 
 SCORE = "import os\n\ndef init():\n    pass\n\ndef run(data):\n    return data\n"
 

@@ -19,6 +19,7 @@ import pandas as pd
 import psutil
 import pytest
 from matplotlib.figure import Figure
+from profiling_workloads import ALLOCATED_GB, BURN_MS, BURN_SCRIPT, MEMORY_SCRIPT
 
 from mlnb import InferenceConfig, LocalWebservice, Model, ModelProfile, Webservice, Workspace, profile_service
 from mlnb.errors import InvalidConfiguration, ProfileFailed
@@ -26,34 +27,6 @@ from mlnb.profiling import DEFAULT_MEMORY_HEADROOM, prepare_inputs
 
 ROW = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 REQUEST = json.dumps({"data": [ROW]})
-ALLOCATED_GB = 300 / 1024  # 300 MiB, in the GiB the profile reports
-BURN_MS = 40.0
-
-MEMORY_SCRIPT = """\
-import numpy as np
-
-def init():
-    global ballast
-    ballast = np.ones(300 * 1024 * 1024 // 8)  # 300 MiB, every page written
-
-def run(data):
-    return [float(ballast[0])]
-"""
-
-BURN_SCRIPT = """\
-import time
-import numpy as np
-
-def init():
-    pass
-
-def run(data):
-    # thread_time counts only this thread's CPU, so the burn is 40 ms of CPU however busy the machine is.
-    end = time.thread_time() + 0.040
-    while time.thread_time() < end:
-        pass
-    return [1.0]
-"""
 
 FAILING_SCRIPT = """\
 import json

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mlnb import Model, ResourceConfiguration, Workspace
-from mlnb.blobstore import BlobStore
 from mlnb.errors import InvalidConfiguration, InvalidModelName, ModelExists, ModelNotFound
+from mlnb.registry import BlobStore
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import pytest
 
 from mlnb import Workspace
 from mlnb.errors import WorkspaceNotFound
-from mlnb.workspace import SCHEMA_VERSION
+from mlnb.registry import SCHEMA_VERSION
 
 
 def test_create_is_idempotent(tmp_path: Path) -> None:

@@ -1,10 +1,18 @@
-"""Deployment backends, by name: ``docker``, ``process`` and any registered test double."""
+"""Deployment backends, by name: ``docker``, ``process`` and any registered test double.
+
+Each backend owns everything backend-specific (start, stop, reload, state, logs and its
+resource sampler), so nothing outside this package asks which backend a service is on.
+The Docker backend is imported only when asked for: docker-py loads on first use.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlnb.backends.base import Backend, Deployment, RuntimeStatus
+from mlnb.config import add_backend_name
+from mlnb.deploy.backends._base import Backend, Deployment, RuntimeStatus, http_ready, server_arguments
+from mlnb.deploy.backends._fake import FakeBackend, FakeService
+from mlnb.deploy.backends._sampling import Sample, Sampler
 from mlnb.errors import DockerUnavailable, InvalidConfiguration
 
 _FACTORIES: dict[str, Callable[[], Backend]] = {}
@@ -12,14 +20,10 @@ _INSTANCES: dict[str, Backend] = {}
 
 
 def register_backend(name: str, factory: Callable[[], Backend]) -> None:
-    """Make a backend available under ``name`` (used for test doubles such as FakeBackend)."""
+    """Make a backend available under ``name`` (used for test doubles such as :class:`FakeBackend`)."""
     _FACTORIES[name] = factory
     _INSTANCES.pop(name, None)
-
-
-def backend_names() -> tuple[str, ...]:
-    """The names a deployment configuration accepts: ``auto``, ``docker``, ``process`` and registered ones."""
-    return ("auto", "docker", "process", *sorted(_FACTORIES))
+    add_backend_name(name)
 
 
 def get_backend(name: str) -> Backend:
@@ -30,20 +34,23 @@ def get_backend(name: str) -> Backend:
         InvalidConfiguration: for an unknown name.
     """
     if name not in _INSTANCES:
-        if name == "docker":
-            from mlnb.backends.docker import DockerBackend
-
-            _INSTANCES[name] = DockerBackend()
-        elif name == "process":
-            from mlnb.backends.process import ProcessBackend
-
-            _INSTANCES[name] = ProcessBackend()
-        elif name in _FACTORIES:
-            _INSTANCES[name] = _FACTORIES[name]()
-        else:
-            known = ", ".join(sorted({"docker", "process", *_FACTORIES}))
-            raise InvalidConfiguration(f"unknown backend {name!r}; expected one of {known}")
+        _INSTANCES[name] = _create(name)
     return _INSTANCES[name]
+
+
+def _create(name: str) -> Backend:
+    if name in _FACTORIES:
+        return _FACTORIES[name]()
+    if name == "docker":
+        from mlnb.deploy.backends._docker import DockerBackend
+
+        return DockerBackend()
+    if name == "process":
+        from mlnb.deploy.backends._process import ProcessBackend
+
+        return ProcessBackend()
+    known = ", ".join(sorted({"docker", "process", *_FACTORIES}))
+    raise InvalidConfiguration(f"unknown backend {name!r}; expected one of {known}")
 
 
 def resolve_backend(name: str) -> tuple[Backend, str]:
@@ -63,9 +70,14 @@ def resolve_backend(name: str) -> tuple[Backend, str]:
 __all__ = [
     "Backend",
     "Deployment",
+    "FakeBackend",
+    "FakeService",
     "RuntimeStatus",
-    "backend_names",
+    "Sample",
+    "Sampler",
     "get_backend",
+    "http_ready",
     "register_backend",
     "resolve_backend",
+    "server_arguments",
 ]

@@ -9,17 +9,15 @@ rest: records, states, waiting, errors.
 from __future__ import annotations
 
 import http.client
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from mlnb.config import DeploymentConfiguration, InferenceConfig
-from mlnb.layout import DeployableModel
-from mlnb.records import ServiceRecord
-
-LogSink = Callable[[str], None]
-"""Receives one line of deployment log at a time."""
+from mlnb.deploy._records import ServiceRecord
+from mlnb.deploy.backends._sampling import Sampler
+from mlnb.image import DeployableModel
 
 
 @dataclass(frozen=True)
@@ -36,6 +34,8 @@ class Deployment:
         keys: the primary and secondary keys, when auth is enabled.
         requirements: pip requirements of the service (given or inferred).
         labels: metadata to attach where the backend can (Docker labels).
+        wheelhouse_cache: the workspace's cache of resolved wheels, for backends that build
+            images.
     """
 
     name: str
@@ -47,6 +47,7 @@ class Deployment:
     keys: tuple[str, str] | None
     requirements: Sequence[str]
     labels: dict[str, str]
+    wheelhouse_cache: Path
 
     @property
     def log_path(self) -> Path:
@@ -106,6 +107,14 @@ class Backend(Protocol):
 
     def stop(self, record: ServiceRecord) -> None:
         """Stop and remove the service; a no-op when it is already gone."""
+        ...
+
+    def sampler(self, record: ServiceRecord) -> Sampler:
+        """A reader of the running service's CPU time and memory, for profiling.
+
+        Raises:
+            ProfileFailed: when the service is not running, or this backend cannot be sampled.
+        """
         ...
 
 

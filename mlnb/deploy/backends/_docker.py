@@ -17,15 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from mlnb.backends.base import Deployment, LogSink, RuntimeStatus, http_ready
-from mlnb.errors import BaseImageNotFound, DeploymentFailed, DockerUnavailable, MlnbError
-from mlnb.layout import stage_source
-from mlnb.packaging import APP_ROOT, CONTAINER_PORT, BuildContext, assemble_context
-from mlnb.records import ServiceRecord
+from mlnb.deploy._records import ServiceRecord
+from mlnb.deploy.backends._base import Deployment, RuntimeStatus, http_ready
+from mlnb.deploy.backends._sampling import CgroupSampler, DockerStatsSampler, Sampler
+from mlnb.errors import DeploymentFailed, MlnbError, ProfileFailed
+from mlnb.image import APP_ROOT, CONTAINER_PORT, assemble_context, build_image, connect, stage_source
 
 _FAILURE_MARKER = "build.failed"
 _CANCEL_WAIT_SECONDS = 60.0
@@ -50,14 +49,15 @@ class DockerBackend:
     def start(self, deployment: Deployment) -> dict[str, Any]:
         """Begin building the image and starting the container, in a background thread."""
         workspace_id = hashlib.sha256(deployment.labels["mlnb.workspace"].encode()).hexdigest()[:8]
-        runtime = {
-            "container": f"mlnb-{workspace_id}-{deployment.name}",
+        container = f"mlnb-{workspace_id}-{deployment.name}"
+        runtime: dict[str, Any] = {
+            "container": container,
             "image": f"mlnb/{deployment.name}:{workspace_id}",
             "log": str(deployment.log_path),
             "memory_gb": deployment.config.memory_gb,
         }
         (deployment.folder / _FAILURE_MARKER).unlink(missing_ok=True)
-        self._remove_container(runtime["container"])
+        self._remove_container(container)
         cancel = threading.Event()
         thread = threading.Thread(
             target=self._build_and_run,
@@ -65,8 +65,8 @@ class DockerBackend:
             name=f"mlnb-build-{deployment.name}",
             daemon=True,
         )
-        self._builds[runtime["container"]] = thread
-        self._cancels[runtime["container"]] = cancel
+        self._builds[container] = thread
+        self._cancels[container] = cancel
         thread.start()
         return runtime
 
@@ -87,7 +87,7 @@ class DockerBackend:
             deployment.models,
             deployment.inference_config,
             target_dir=deployment.folder / "context",
-            wheelhouse_cache=deployment.folder.parent.parent / "cache" / "wheelhouse",
+            wheelhouse_cache=deployment.wheelhouse_cache,
             base_image=deployment.config.base_image,
             log=deployment.log,
             requirements=deployment.requirements,
@@ -204,6 +204,13 @@ class DockerBackend:
         if pending:
             yield pending.decode("utf-8", errors="replace")
 
+    def sampler(self, record: ServiceRecord) -> Sampler:
+        """The container's cgroup files when they are readable here, else the engine's stats stream."""
+        container = self._container(record)
+        if container is None or container.status != "running":
+            raise ProfileFailed(f"service {record.name!r} has no running container; redeploy it and profile again")
+        return CgroupSampler.for_pid(container.attrs["State"]["Pid"]) or DockerStatsSampler(container)
+
     # -- changing ----------------------------------------------------------------------
 
     def reload(self, record: ServiceRecord, deployment: Deployment) -> dict[str, Any]:
@@ -235,71 +242,6 @@ class DockerBackend:
             pass
 
 
-def connect() -> docker.DockerClient:
-    """A client for the engine the environment points at.
-
-    Raises:
-        DockerUnavailable: when no engine answers.
-    """
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except DockerException as error:
-        raise DockerUnavailable(
-            f"no Docker engine answers ({_first_line(error)}); start Docker, or deploy with backend='process'"
-        ) from None
-    return client
-
-
-def build_image(
-    client: docker.DockerClient,
-    context: BuildContext,
-    tag: str,
-    *,
-    labels: dict[str, str],
-    log: LogSink,
-    cancel: threading.Event | None = None,
-) -> None:
-    """Build a context made by :func:`mlnb.packaging.assemble_context`, streaming the build log.
-
-    Setting ``cancel`` stops at the next build output; closing the stream makes the
-    engine abandon the build.
-
-    Raises:
-        BaseImageNotFound: when the base image is neither present nor pullable.
-        DeploymentFailed: when a build step fails.
-    """
-    _ensure_base_image(client, context.base_image, log)
-    log(f"[mlnb] building image {tag} on {context.base_image}")
-    for chunk in client.api.build(
-        path=str(context.directory), tag=tag, labels={**labels, **context.labels}, rm=True, forcerm=True, decode=True
-    ):
-        if cancel is not None and cancel.is_set():
-            return
-        if "stream" in chunk:
-            for line in chunk["stream"].splitlines():
-                if line.strip():
-                    log(line)
-        elif "error" in chunk:
-            raise DeploymentFailed(f"the image build failed: {chunk['error'].strip()}")
-
-
-def _ensure_base_image(client: docker.DockerClient, image: str, log: LogSink) -> None:
-    try:
-        client.images.get(image)
-        return
-    except ImageNotFound:
-        pass
-    log(f"[mlnb] pulling base image {image}")
-    try:
-        client.images.pull(image)
-    except DockerException as error:
-        raise BaseImageNotFound(
-            f"base image {image!r} is not present and cannot be pulled ({_first_line(error)}); "
-            "set MLNB_BASE_IMAGE or base_image= to an image with Python 3.11 (see docs/development.md)"
-        ) from None
-
-
 def _tar_folder(folder: Path) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -313,8 +255,3 @@ def _tar_folder(folder: Path) -> bytes:
             else:
                 archive.addfile(info)
     return buffer.getvalue()
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlnb.backends.base import Deployment, RuntimeStatus
-from mlnb.errors import MlnbError
-from mlnb.records import ServiceRecord
+from mlnb.deploy._records import ServiceRecord
+from mlnb.deploy.backends._base import Deployment, RuntimeStatus
+from mlnb.deploy.backends._sampling import Sampler
+from mlnb.errors import MlnbError, ProfileFailed
 
 
 @dataclass
@@ -124,3 +125,7 @@ class FakeBackend:
         """Forget the pretend service."""
         if self.services.pop(record.name, None) is not None:
             self.stopped.append(record.name)
+
+    def sampler(self, record: ServiceRecord) -> Sampler:
+        """Always raises: a pretend service has no process to measure."""
+        raise ProfileFailed(f"service {record.name!r} runs on the fake backend, which has no process to profile")

@@ -20,9 +20,11 @@ from typing import Any
 
 import psutil
 
-from mlnb.backends.base import Deployment, RuntimeStatus, http_ready, server_arguments
-from mlnb.layout import stage_models, stage_source
-from mlnb.records import ServiceRecord
+from mlnb.deploy._records import ServiceRecord
+from mlnb.deploy.backends._base import Deployment, RuntimeStatus, http_ready, server_arguments
+from mlnb.deploy.backends._sampling import ProcessTreeSampler, Sampler
+from mlnb.errors import ProfileFailed
+from mlnb.image import stage_models, stage_source
 
 _STOP_GRACE_SECONDS = 5.0
 
@@ -118,6 +120,13 @@ class ProcessBackend:
         stage_source(deployment.inference_config.source_directory, deployment.folder / "app")
         self.stop(record)
         return self._spawn(deployment, Path(record.runtime["model_dir"]))
+
+    def sampler(self, record: ServiceRecord) -> Sampler:
+        """psutil over the server's process tree (PSS, so shared pages count once)."""
+        process = _find(record)
+        if process is None:
+            raise ProfileFailed(f"service {record.name!r} has no running process; redeploy it and profile again")
+        return ProcessTreeSampler(process.pid)
 
     def stop(self, record: ServiceRecord) -> None:
         """Stop the server's process group: SIGTERM, then SIGKILL after a grace period.

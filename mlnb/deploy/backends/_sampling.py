@@ -1,7 +1,7 @@
 """Resource samplers: how much CPU time and memory a running service has used.
 
 A sampler reads, when asked, the service's cumulative CPU time and its current memory;
-the profiler asks several times a second and takes differences, so CPU use over any
+the profiler asks several times a second (each backend's ``sampler(record)`` picks one) and takes differences, so CPU use over any
 window is exact whatever the sampling rate.
 
 - Process backend: psutil over the server's process tree (supervisor and workers).
@@ -25,8 +25,6 @@ import psutil
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
-
-    from mlnb.service import Webservice
 
 
 @dataclass(frozen=True)
@@ -207,33 +205,6 @@ def stats_sample(stats: dict[str, Any]) -> Sample | None:
     detail = memory.get("stats") or {}
     inactive = detail.get("total_inactive_file", detail.get("inactive_file", 0))
     return Sample(time.monotonic(), cpu / 1e9, usage - inactive if inactive < usage else usage)
-
-
-def open_sampler(service: Webservice) -> Sampler:
-    """The best sampler for a running service.
-
-    Raises:
-        ProfileFailed: when the service's process or container cannot be found.
-    """
-    from mlnb.errors import ProfileFailed
-
-    record = service._record
-    if record.backend == "process":
-        try:
-            return ProcessTreeSampler(record.runtime["pid"])
-        except (KeyError, psutil.NoSuchProcess):
-            raise ProfileFailed(f"service {service.name!r} has no running process; redeploy it and profile again") from None
-    if record.backend == "docker":
-        from docker.errors import NotFound
-
-        from mlnb.backends.docker import connect
-
-        try:
-            container = connect().containers.get(record.runtime["container"])
-        except (KeyError, NotFound):
-            raise ProfileFailed(f"service {service.name!r} has no running container; redeploy it and profile again") from None
-        return CgroupSampler.for_pid(container.attrs["State"]["Pid"]) or DockerStatsSampler(container)
-    raise ProfileFailed(f"the {record.backend!r} backend cannot be profiled; deploy with backend='process' or 'docker'")
 
 
 def _proportional_memory(process: psutil.Process) -> int:
