@@ -197,8 +197,9 @@ def introspect() -> dict[str, Any]:
             **header,
             "format": (
                 "surface[path].members[name] = {what, doc?, parameters?, settable?, value?}. what is class, "
-                "method, staticmethod, classmethod, property, attribute (class level), instance_attribute "
-                "(assigned as self.<name> in the class's source) or missing. parameters omit self/cls; each is "
+                "method, staticmethod, classmethod, function (a plain function stored on the class, called on "
+                "it), property, attribute (class level), instance_attribute (assigned as self.<name> in the "
+                "class's source) or missing. parameters omit self/cls; each is "
                 "{name, kind, default}, default being the repr of the default or null when there is none. "
                 "doc is the first line of the docstring. other_public lists the public names that "
                 "the class and its azureml bases define and that are not captured in detail."),
@@ -262,7 +263,12 @@ def _describe_member(cls: type, name: str) -> dict[str, Any]:
                      if not key.startswith("_") and not callable(value)}
         return {"what": "class", "doc": _doc(raw), "attributes": constants}
     if inspect.isfunction(raw):
-        return {"what": "method", "doc": _doc(raw), "parameters": _parameters(raw)[1:]}
+        # A plain function whose first parameter is not self is called on the class
+        # (azureml.core.Dataset copies some static methods of its base that way).
+        parameters = _parameters(raw)
+        if parameters and parameters[0]["name"] == "self":
+            return {"what": "method", "doc": _doc(raw), "parameters": parameters[1:]}
+        return {"what": "function", "doc": _doc(raw), "parameters": parameters}
     return {"what": "attribute", "value": _repr(raw)}
 
 
