@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,16 @@ def test_every_surface_entry_was_found() -> None:
 def test_serving_shim_has_azures_parameters(shim_parameters: dict[str, list[dict[str, Any]]],
                                             path: str, member: str) -> None:
     assert shim_parameters[SHIMMED[(path, member)]] == golden_parameters(path, member)
+
+
+def test_porting_guide_has_a_row_for_every_recorded_name() -> None:
+    listed: set[tuple[str, str]] = set()
+    path = ""
+    for line in (ROOT / "docs" / "porting.md").read_text().splitlines():
+        if heading := re.fullmatch(r"### `([\w.]+)`", line):
+            path = heading[1]
+        elif path and (row := re.match(r"\| `(\w+)` \|", line)):
+            listed.add((path, row[1]))
+    recorded = {(path, name) for path, entry in SIGNATURES["surface"].items()
+                for name in entry.get("members", {path.rsplit(".", 1)[1]: None})}
+    assert listed == recorded
