@@ -32,8 +32,11 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
-_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
-_ID_PATTERN = re.compile(r"^(?P<name>[^:]+?)(?::(?P<version>\d+))?$")
+# Matched with fullmatch: `$` would also match before a final newline. The classes are
+# ASCII ranges (no \d or \w), so lookalike letters and other scripts' digits are refused.
+_NAME = r"[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}"
+_NAME_PATTERN = re.compile(_NAME)
+_ID_PATTERN = re.compile(rf"(?P<name>{_NAME})(?::(?P<version>[0-9]+))?")
 
 
 class Framework:
@@ -70,9 +73,12 @@ def parse_model_id(model_id: str) -> tuple[str, int | None]:
     Raises:
         InvalidModelName: when the text is not of that form.
     """
-    match = _ID_PATTERN.match(model_id)
+    match = _ID_PATTERN.fullmatch(model_id) if isinstance(model_id, str) else None
     if not match:
-        raise InvalidModelName(f"invalid model id {model_id!r}; expected NAME or NAME:VERSION, e.g. diabetes:3")
+        raise InvalidModelName(
+            f"invalid model id {model_id!r}; expected NAME or NAME:VERSION, e.g. diabetes:3, where NAME is "
+            "1-255 letters, digits, '-', '.' or '_', starting with a letter or digit"
+        )
     version = match["version"]
     return match["name"], int(version) if version else None
 
@@ -83,7 +89,7 @@ def validate_name(name: str) -> str:
     Raises:
         InvalidModelName: with the rule, when it does not.
     """
-    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
         raise InvalidModelName(
             f"invalid model name {name!r}: use 1-255 letters, digits, '-', '.' or '_', "
             "starting with a letter or digit"
