@@ -154,8 +154,23 @@ def _service_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _payload(text: str) -> str:
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:])
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    raise InvalidConfiguration(
+        f"cannot read the payload file {str(path)!r}: {reason}; pass a JSON string or @FILE naming a readable file"
+    )
+
+
 def _service_score(args: argparse.Namespace) -> int:
-    payload = Path(args.payload[1:]).read_text() if args.payload.startswith("@") else args.payload
+    payload = _payload(args.payload)
     result = Webservice(_workspace(args), args.name).run(payload)
     print(json.dumps(result))
     return 0

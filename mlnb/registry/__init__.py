@@ -9,7 +9,7 @@ from __future__ import annotations
 from mlnb.registry._blobstore import BlobStore
 from mlnb.registry._model import Framework, Model, ModelList, format_size, parse_model_id, validate_name
 from mlnb.registry._resources import ResourceConfiguration
-from mlnb.registry._workspace import SCHEMA_VERSION, Workspace
+from mlnb.registry._workspace import SCHEMA_VERSION, Workspace, check_workspace
 
 __all__ = [
     "BlobStore",
@@ -19,6 +19,7 @@ __all__ = [
     "ResourceConfiguration",
     "SCHEMA_VERSION",
     "Workspace",
+    "check_workspace",
     "format_size",
     "parse_model_id",
     "validate_name",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlnb import _html
 from mlnb.errors import InvalidConfiguration, InvalidModelName, ModelExists, ModelNotFound
 from mlnb.registry._resources import ResourceConfiguration
-from mlnb.registry._workspace import Workspace
+from mlnb.registry._workspace import Workspace, check_workspace
 
 if TYPE_CHECKING:
     import sqlite3
@@ -123,6 +123,7 @@ class Model:
         id: str | None = None,  # noqa: A002 - Azure's parameter name
         version: int | None = None,
     ) -> None:
+        check_workspace(workspace)
         if id is not None:
             if name is not None:
                 raise InvalidConfiguration("pass either name (with version) or id, not both")
@@ -206,6 +207,7 @@ class Model:
             >>> model.id
             'diabetes:1'
         """
+        check_workspace(workspace)
         validate_name(model_name)
         source = Path(model_path).expanduser()
         if not source.exists():
@@ -288,6 +290,7 @@ class Model:
         Returns:
             A list of models that also renders as a table (and ``.to_dataframe()``).
         """
+        check_workspace(workspace)
         query = "SELECT * FROM models"
         params: tuple[Any, ...] = ()
         if name is not None:
@@ -331,7 +334,7 @@ class Model:
             from mlnb.serving.model_path import get_model_path as get_served_model_path
 
             return get_served_model_path(model_name, version)
-        workspace = _workspace or Workspace.from_config()
+        workspace = Workspace.from_config() if _workspace is None else check_workspace(_workspace)
         return str(Model(workspace, model_name, version=version).checkout())
 
     # -- files -------------------------------------------------------------------------
@@ -395,13 +398,27 @@ class Model:
 
         Raises:
             ModelExists: when the target already exists and ``exist_ok`` is false.
+            InvalidConfiguration: when ``target_dir`` is a file or cannot be created.
         """
         target_dir = Path(target_dir).expanduser()
+        if target_dir.exists() and not target_dir.is_dir():
+            raise InvalidConfiguration(
+                f"target_dir {str(target_dir)!r} is a file, not a folder; pass the folder to download into"
+            )
         target = target_dir / self.artifact_name
         if target.exists() or target.is_symlink():
             if not exist_ok:
                 raise ModelExists(f"{target} already exists; pass exist_ok=True to replace it")
-        target_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidConfiguration(
+                f"cannot create target_dir {str(target_dir)!r}: a part of that path is a file; pass a folder"
+            ) from None
+        except PermissionError:
+            raise InvalidConfiguration(
+                f"cannot create target_dir {str(target_dir)!r}: permission denied; pass a folder you can write to"
+            ) from None
         staging = Path(tempfile.mkdtemp(prefix=f".{self.artifact_name}.", dir=target_dir))
         try:
             written = self.materialize(staging, writable=True)

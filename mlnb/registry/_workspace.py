@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import reprlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from mlnb import _html
-from mlnb.errors import WorkspaceNotFound
+from mlnb.errors import InvalidConfiguration, WorkspaceNotFound
 from mlnb.registry._blobstore import BlobStore
 
 DIRNAME = ".mlnb"
@@ -124,9 +125,21 @@ class Workspace:
         Returns:
             The workspace.
         """
-        root = Path(path).resolve() / DIRNAME
-        for sub in ("blobs", "checkouts", "cache", "services"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        project = Path(path).resolve()
+        if project.exists() and not project.is_dir():
+            raise InvalidConfiguration(f"cannot create a workspace in {str(project)!r}: it is a file; pass a folder")
+        root = project / DIRNAME
+        try:
+            for sub in ("blobs", "checkouts", "cache", "services"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidConfiguration(
+                f"cannot create a workspace in {str(project)!r}: a part of that path is a file; pass a folder"
+            ) from None
+        except PermissionError:
+            raise InvalidConfiguration(
+                f"cannot create a workspace in {str(project)!r}: permission denied; pass a folder you can write to"
+            ) from None
         with contextlib.closing(_open_db(root / "registry.db")) as db:
             _migrate(db)
         return cls(root)
@@ -195,6 +208,23 @@ class Workspace:
 
     def __hash__(self) -> int:
         return hash(self.path)
+
+
+def check_workspace(value: object) -> Workspace:
+    """Return ``value`` when it is a :class:`Workspace`.
+
+    Azure notebooks pass the workspace first; a path string there would otherwise fail
+    deep inside with an ``AttributeError``.
+
+    Raises:
+        InvalidConfiguration: for anything else, naming how to get a workspace.
+    """
+    if not isinstance(value, Workspace):
+        raise InvalidConfiguration(
+            "workspace must be a Workspace (Workspace.from_config() or Workspace.create(path)), "
+            f"not the {type(value).__name__} {reprlib.repr(value)}"
+        )
+    return value
 
 
 def _open_db(path: Path) -> sqlite3.Connection:
