@@ -211,12 +211,6 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from mlnb.serving import main as serve
-
-    return serve(args.serve_args)
-
-
 def _demo(args: argparse.Namespace) -> int:
     from mlnb.cli._demo import run_demo
 
@@ -313,11 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--concurrency", metavar="1,2,4", help="comma-separated concurrency levels")
     profile.set_defaults(handler=_profile)
 
-    serve = commands.add_parser(
+    # Listed for the help only: main() hands `serve`'s arguments to the server before parsing.
+    commands.add_parser(
         "serve", help="run an entry script in the scoring server (see `mlnb serve --help`)", add_help=False
     )
-    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
-    serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", help="run the whole loop on a bundled model")
     demo.add_argument("--dir", help="project folder for the demo (default: a temporary folder)")
@@ -340,8 +333,15 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mlnb`` command line; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:
+        # The scoring server parses its own flags (python -m mlnb.serving takes the same):
+        # argparse.REMAINDER would refuse a first argument that looks like an option.
+        from mlnb.serving import main as serve
+
+        return serve(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     handler: Handler = args.handler
     try:
         return handler(args)
