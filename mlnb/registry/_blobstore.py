@@ -41,14 +41,20 @@ class BlobStore:
         The copy is not yet visible under its digest: call :meth:`commit` (under the
         workspace lock) to put it in place, or :meth:`discard` to drop it.
 
+        Args:
+            source: a regular file; a symlink is refused (``OSError``, ``ELOOP``).
+
         Returns:
             The digest, the size in bytes and the temporary file's path.
         """
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
         size = 0
+        # O_NOFOLLOW: the registry hands over resolved paths; a file swapped for a symlink
+        # since then is refused rather than followed.
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
         try:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
+            with open(descriptor, "rb") as src, open(tmp, "wb") as dst:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     dst.write(chunk)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlnb import _html
 from mlnb.errors import InvalidConfiguration, InvalidModelName, ModelExists, ModelNotFound
+from mlnb.registry._collect import collect
 from mlnb.registry._resources import ResourceConfiguration
 from mlnb.registry._workspace import Workspace, check_workspace
 
@@ -182,7 +183,9 @@ class Model:
         """Register a file or a folder as the next version of ``model_name``.
 
         Files are hashed and copied in one pass, then the version appears atomically:
-        an interrupted registration leaves no version behind.
+        an interrupted registration leaves no version behind. Symlinks follow the rule in
+        ``docs/registry.md``: a linked ``model_path`` keeps the link's name; inside a folder,
+        links that stay inside are registered as what they point to, others are refused.
 
         Args:
             workspace: where to register.
@@ -200,7 +203,8 @@ class Model:
 
         Raises:
             InvalidModelName: for a name the registry does not accept.
-            InvalidConfiguration: for a missing path, or a framework version without a framework.
+            InvalidConfiguration: for a missing path, a symlink the rule refuses, or a framework
+                version without a framework.
 
         Example:
             >>> model = Model.register(ws, "outputs/model.pkl", "diabetes", tags={"area": "diabetes"})
@@ -210,8 +214,6 @@ class Model:
         check_workspace(workspace)
         validate_name(model_name)
         source = Path(model_path).expanduser()
-        if not source.exists():
-            raise InvalidConfiguration(f"model_path {str(source)!r} does not exist; pass a file or a folder")
         if model_framework_version is not None and model_framework is None:
             raise InvalidConfiguration(
                 "model_framework_version was given without model_framework; pass model_framework=Model.Framework.…"
@@ -219,10 +221,10 @@ class Model:
         framework = Framework.normalize(model_framework) if model_framework is not None else None
         if resource_configuration is not None and not isinstance(resource_configuration, ResourceConfiguration):
             raise InvalidConfiguration("resource_configuration must be a ResourceConfiguration(cpu=..., memory_in_gb=...)")
-        files = _walk(source)
+        collected = collect(source, workspace_path=workspace.path)
         staged: list[tuple[str, str, int, Path]] = []
         try:
-            for relpath, path in files:
+            for relpath, path in collected.files:
                 digest, size, tmp = workspace.blobs.ingest(path)
                 staged.append((relpath, digest, size, tmp))
             manifest = hashlib.sha256(
@@ -241,8 +243,8 @@ class Model:
                     (
                         model_name,
                         version,
-                        source.resolve().name,
-                        int(source.is_dir()),
+                        collected.artifact_name,
+                        int(collected.is_folder),
                         manifest,
                         sum(size for _, _, size, _ in staged),
                         description,
@@ -615,15 +617,6 @@ def _fetch_row(db: sqlite3.Connection, name: str, version: int | None) -> sqlite
         raise ModelNotFound(f"no model named {name!r} is registered; see Model.list(ws) or `mlnb model list`")
     found: sqlite3.Row = row
     return found
-
-
-def _walk(source: Path) -> list[tuple[str, Path]]:
-    if source.is_file():
-        return [(source.name, source)]
-    files = sorted(
-        (path.relative_to(source).as_posix(), path) for path in source.rglob("*") if path.is_file()
-    )
-    return files
 
 
 def _stringify(values: Mapping[str, Any] | None, what: str) -> dict[str, str]:
