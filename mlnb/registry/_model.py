@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlnb import _html
 from mlnb.errors import InvalidConfiguration, InvalidModelName, ModelExists, ModelNotFound
 from mlnb.registry._collect import collect
+from mlnb.registry._private import DIR_MODE, private_dir, restrict
 from mlnb.registry._resources import ResourceConfiguration
 from mlnb.registry._workspace import Workspace, check_workspace
 
@@ -374,10 +375,11 @@ class Model:
         """Return a read-only copy of the model inside the workspace, making it on first use."""
         folder = self.workspace.path / "checkouts" / self.name / str(self.version)
         if not folder.is_dir():
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
+            private_dir(folder.parent)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))  # 0700
             try:
-                self.materialize(staging)
+                for subfolder, _, _ in os.walk(self.materialize(staging)):  # nothing for a file
+                    restrict(Path(subfolder), DIR_MODE)
                 try:
                     os.rename(staging, folder)
                 except OSError:
