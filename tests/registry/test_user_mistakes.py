@@ -28,11 +28,13 @@ def model(ws: Workspace, tmp_path: Path) -> Model:
 
 # The calls an Azure ML notebook makes with the workspace first, given a path string instead.
 AZURE_CALLS: dict[str, Callable[[Any, Path], object]] = {
-    "Model.register(path, ...)": lambda ws, f: Model.register("some/path", f, "m"),
-    "Model.register(workspace=path, ...)": lambda ws, f: Model.register(workspace="some/path", model_path=f, model_name="m"),
-    "Model(path, name)": lambda ws, f: Model("some/path", "m"),
-    "Model(path, id=...)": lambda ws, f: Model("some/path", id="m:1"),
-    "Model.list(path)": lambda ws, f: Model.list("some/path"),
+    "Model.register(path, ...)": lambda ws, f: Model.register("some/path", f, "m"),  # type: ignore[arg-type]
+    "Model.register(workspace=path, ...)": lambda ws, f: Model.register(
+        workspace="some/path", model_path=f, model_name="m"  # type: ignore[arg-type]
+    ),
+    "Model(path, name)": lambda ws, f: Model("some/path", "m"),  # type: ignore[arg-type]
+    "Model(path, id=...)": lambda ws, f: Model("some/path", id="m:1"),  # type: ignore[arg-type]
+    "Model.list(path)": lambda ws, f: Model.list("some/path"),  # type: ignore[arg-type]
     "Model.get_model_path(name, _workspace=path)": lambda ws, f: Model.get_model_path("m", _workspace="some/path"),  # type: ignore[arg-type]
 }
 
@@ -93,7 +95,7 @@ def test_create_a_workspace_in_a_file_is_one_line(tmp_path: Path) -> None:
 
 def test_errors_are_single_lines(model: Model, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
-    for call in (lambda: model.download(tmp_path / "afile"), lambda: Model("x" * 10_000, "m")):
+    for call in (lambda: model.download(tmp_path / "afile"), lambda: Model("x" * 10_000, "m")):  # type: ignore[arg-type]
         with pytest.raises(MlnbError) as error:
-            call()  # type: ignore[no-untyped-call]
+            call()
         assert "\n" not in str(error.value) and len(str(error.value)) < 300
