@@ -136,6 +136,8 @@ class Workspace:
         if project.exists() and not project.is_dir():
             raise InvalidConfiguration(f"cannot create a workspace in {str(project)!r}: it is a file; pass a folder")
         root = project / DIRNAME
+        if root.is_dir():
+            _make_owner_only(root)  # before private_dir sets .mlnb's mode, the fix's marker
         try:
             private_dir(root)
             for sub in ("blobs", "checkouts", "cache", "services"):

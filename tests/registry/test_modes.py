@@ -129,7 +129,15 @@ def _loosen(root: Path) -> None:
             os.chmod(path, 0o444 if "blobs" in path.parts or "checkouts" in path.parts else 0o644)
 
 
-def test_an_old_world_readable_workspace_is_fixed_when_opened(shared_folder: Path) -> None:
+OPENERS = {
+    "from_config": lambda project: Workspace.from_config(project),
+    "create": lambda project: Workspace.create(project),
+    "Workspace(path)": lambda project: Workspace(project / ".mlnb"),
+}
+
+
+@pytest.mark.parametrize("opener", list(OPENERS))
+def test_an_old_world_readable_workspace_is_fixed_when_opened(shared_folder: Path, opener: str) -> None:
     ws = Workspace.create(shared_folder / "project")
     (shared_folder / "model.pkl").write_bytes(b"weights")
     model = Model.register(ws, shared_folder / "model.pkl", "m")
@@ -144,7 +152,7 @@ def test_an_old_world_readable_workspace_is_fixed_when_opened(shared_folder: Pat
     if os.geteuid() == 0:
         assert _as_nobody("cat", str(ws.path / "registry.db")).returncode == 0  # the hole being fixed
 
-    Workspace.from_config(shared_folder / "project")
+    OPENERS[opener](shared_folder / "project")
 
     assert mode(ws.path) == 0o700
     for sub in ("blobs", "checkouts", "cache", "services"):
@@ -158,13 +166,6 @@ def test_an_old_world_readable_workspace_is_fixed_when_opened(shared_folder: Pat
         assert mode(path) == (0o700 if path.is_dir() else 0o400), path
     assert mode(context) == 0o644  # unreachable behind .mlnb, and an image's user must read it
     assert_unreadable_by_others(ws.path / "registry.db", log)
-
-
-def test_create_on_an_existing_workspace_fixes_it_too(shared_folder: Path) -> None:
-    ws = Workspace.create(shared_folder / "project")
-    _loosen(ws.path)
-    Workspace.create(shared_folder / "project")
-    assert mode(ws.path) == 0o700 and mode(ws.path / "registry.db") == 0o600
 
 
 def test_a_fixed_workspace_is_not_walked_again(shared_folder: Path) -> None:
