@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -117,10 +118,10 @@ def test_a_linked_folder_inside_the_folder_is_registered_with_its_files(
     ids=["file-absolute", "file-relative", "folder-absolute", "folder-relative"],
 )
 def test_a_link_that_leaves_the_folder_is_refused(
-    ws: Workspace, folder: Path, tmp_path: Path, name: str, make: object
+    ws: Workspace, folder: Path, tmp_path: Path, name: str, make: Callable[[Path], object]
 ) -> None:
     (tmp_path / "outside.txt").write_text("secret")
-    make(folder)  # type: ignore[operator]
+    make(folder)
     with pytest.raises(InvalidConfiguration) as error:
         Model.register(ws, folder, "m")
     message = str(error.value)

@@ -28,14 +28,16 @@ def model(ws: Workspace, tmp_path: Path) -> Model:
 
 # The calls an Azure ML notebook makes with the workspace first, given a path string instead.
 AZURE_CALLS: dict[str, Callable[[Any, Path], object]] = {
-    "Model.register(path, ...)": lambda ws, f: Model.register("some/path", f, "m"),  # type: ignore[arg-type]
+    "Model.register(path, ...)": lambda ws, f: Model.register("some/path", f, "m"),  # type: ignore[arg-type]  # the mistake under test
     "Model.register(workspace=path, ...)": lambda ws, f: Model.register(
-        workspace="some/path", model_path=f, model_name="m"  # type: ignore[arg-type]
+        workspace="some/path", model_path=f, model_name="m"  # type: ignore[arg-type]  # the mistake under test
     ),
-    "Model(path, name)": lambda ws, f: Model("some/path", "m"),  # type: ignore[arg-type]
-    "Model(path, id=...)": lambda ws, f: Model("some/path", id="m:1"),  # type: ignore[arg-type]
-    "Model.list(path)": lambda ws, f: Model.list("some/path"),  # type: ignore[arg-type]
-    "Model.get_model_path(name, _workspace=path)": lambda ws, f: Model.get_model_path("m", _workspace="some/path"),  # type: ignore[arg-type]
+    "Model(path, name)": lambda ws, f: Model("some/path", "m"),  # type: ignore[arg-type]  # the mistake under test
+    "Model(path, id=...)": lambda ws, f: Model("some/path", id="m:1"),  # type: ignore[arg-type]  # the mistake under test
+    "Model.list(path)": lambda ws, f: Model.list("some/path"),  # type: ignore[arg-type]  # the mistake under test
+    "Model.get_model_path(name, _workspace=path)": lambda ws, f: Model.get_model_path(
+        "m", _workspace="some/path"  # type: ignore[arg-type]  # the mistake under test
+    ),
 }
 
 
@@ -52,9 +54,9 @@ def test_a_path_string_as_the_workspace_is_one_line(
 
 def test_other_types_are_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidConfiguration, match=r"not the PosixPath PosixPath\('some'\)"):
-        Model(Path("some"), "m")  # type: ignore[arg-type]
+        Model(Path("some"), "m")  # type: ignore[arg-type]  # the mistake under test
     with pytest.raises(InvalidConfiguration, match="not the NoneType None"):
-        Model.list(None)  # type: ignore[arg-type]
+        Model.list(None)  # type: ignore[arg-type]  # the mistake under test
 
 
 def test_download_into_a_file_is_one_line(model: Model, tmp_path: Path) -> None:
@@ -95,7 +97,7 @@ def test_create_a_workspace_in_a_file_is_one_line(tmp_path: Path) -> None:
 
 def test_errors_are_single_lines(model: Model, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
-    for call in (lambda: model.download(tmp_path / "afile"), lambda: Model("x" * 10_000, "m")):  # type: ignore[arg-type]
+    for call in (lambda: model.download(tmp_path / "afile"), lambda: Model("x" * 10_000, "m")):  # type: ignore[arg-type]  # the mistake under test
         with pytest.raises(MlnbError) as error:
             call()
         assert "\n" not in str(error.value) and len(str(error.value)) < 300
