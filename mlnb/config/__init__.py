@@ -8,7 +8,7 @@ for it.
 
 from __future__ import annotations
 
-from mlnb.config._backend_names import add_backend_name, backend_names
+from mlnb.config._backend_names import add_backend_name, backend_names, remove_backend_name
 from mlnb.config._dependencies import InferredDependencies, infer_dependencies
 from mlnb.config._deployment import DeploymentConfiguration, LocalWebservice
 from mlnb.config._environment import Environment, read_requirements_file
@@ -30,4 +30,5 @@ __all__ = [
     "iter_source_files",
     "no_code_inference_config",
     "read_requirements_file",
+    "remove_backend_name",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
-from mlnb.deploy.backends import FakeBackend, register_backend
+from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
 from mlnb.errors import (
     DeploymentFailed,
     DeploymentTimeout,
@@ -32,6 +32,7 @@ def fake() -> Iterator[FakeBackend]:
     backend = FakeBackend()
     register_backend("fake", lambda: backend)
     yield backend
+    unregister_backend("fake")
 
 
 @pytest.fixture()

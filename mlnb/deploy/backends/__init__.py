@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlnb.config import add_backend_name
+from mlnb.config import add_backend_name, remove_backend_name
 from mlnb.deploy.backends._base import Backend, Deployment, RuntimeStatus, http_ready, server_arguments
 from mlnb.deploy.backends._fake import FakeBackend, FakeService
 from mlnb.deploy.backends._sampling import Sample, Sampler
@@ -24,6 +24,13 @@ def register_backend(name: str, factory: Callable[[], Backend]) -> None:
     _FACTORIES[name] = factory
     _INSTANCES.pop(name, None)
     add_backend_name(name)
+
+
+def unregister_backend(name: str) -> None:
+    """Undo :func:`register_backend`: ``name`` is no longer a backend (a no-op for unknown names)."""
+    _FACTORIES.pop(name, None)
+    _INSTANCES.pop(name, None)
+    remove_backend_name(name)
 
 
 def get_backend(name: str) -> Backend:
@@ -80,4 +87,5 @@ __all__ = [
     "register_backend",
     "resolve_backend",
     "server_arguments",
+    "unregister_backend",
 ]
