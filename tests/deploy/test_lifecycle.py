@@ -36,7 +36,8 @@ def fake() -> Iterator[FakeBackend]:
 
 
 @pytest.fixture()
-def setup(project: tuple[Workspace, Model, Path], fake: FakeBackend) -> tuple[Workspace, Model, InferenceConfig]:
+def setup(fake: FakeBackend, project: tuple[Workspace, Model, Path]) -> tuple[Workspace, Model, InferenceConfig]:
+    # fake first: it is torn down last, after the project has deleted its services on it
     workspace, model, source = project
     return workspace, model, InferenceConfig(entry_script="score.py", source_directory=source)
 
