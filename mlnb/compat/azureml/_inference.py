@@ -45,6 +45,18 @@ class InferenceConfig:
             file, or ``environment`` mixed with the arguments it replaces.
     """
 
+    entry_script: str
+    runtime: str | None
+    conda_file: str | None
+    extra_docker_file_steps: str | None
+    source_directory: str | os.PathLike[str] | None
+    enable_gpu: bool | None
+    description: str | None
+    base_image: str | None
+    base_image_registry: ContainerRegistry
+    cuda_version: str | None
+    environment: Environment | None
+
     def __init__(self, entry_script: str, runtime: str | None = None, conda_file: str | None = None,
                  extra_docker_file_steps: str | None = None, source_directory: str | os.PathLike[str] | None = None,
                  enable_gpu: bool | None = None, description: str | None = None, base_image: str | None = None,

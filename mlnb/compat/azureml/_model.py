@@ -67,6 +67,7 @@ class Model:
     """
 
     Framework = Framework
+    workspace: AzureWorkspace
 
     def __init__(self, workspace: AzureWorkspace, name: str | None = None, id: str | None = None,  # noqa: A002
                  tags: Sequence[Any] | Mapping[str, str] | None = None, properties: Sequence[Any] | Mapping[str, str] | None = None,

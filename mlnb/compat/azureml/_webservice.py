@@ -111,6 +111,8 @@ class Webservice:
     """
 
     _compute_type = _LOCAL
+    workspace: AzureWorkspace
+    name: str
 
     def __new__(cls, workspace: AzureWorkspace, name: str, *args: Any, **kwargs: Any) -> Webservice:
         if cls is Webservice:
