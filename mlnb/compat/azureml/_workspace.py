@@ -201,8 +201,8 @@ class Workspace:
                 f"a workspace already exists at {folder / '.mlnb'}; pass exist_ok=True to use it, or use Workspace.from_config()"
             )
         local = LocalWorkspace.create(folder)
-        identity: dict[str, Any] = {"name": name, "subscription_id": subscription_id or _LOCAL,
-                                    "resource_group": resource_group or _LOCAL}
+        identity: dict[str, Any] = {"name": name}
+        identity.update({k: v for k, v in (("subscription_id", subscription_id), ("resource_group", resource_group)) if v})
         workspace = Workspace.__new__(Workspace)
         workspace._bind(local, _claim(local, identity, location=location, sku=sku, tags=tags, friendly_name=friendly_name))
         if show_output:
