@@ -1,5 +1,5 @@
 # The seed page's Azure ML SDK v1 local-deployment flow, as an Azure notebook has it, plus one line.
-import mlnb.azureml  # noqa: F401 - the one line a ported notebook adds
+import mlnb.azureml  # noqa: F401, I001 - the one line a ported notebook adds, before its own imports
 
 import json
 import os
