@@ -404,8 +404,9 @@ class Environment:
         if self.python.conda_dependencies_file is not None:
             return LocalEnvironment.from_conda_specification(self.name, source_directory / self.python.conda_dependencies_file)
         dependencies = self.python.conda_dependencies or CondaDependencies()
-        note_unused(f"environment {self.name!r}", {"pip options": ", ".join(dependencies.pip_options) or None},
-                    "mlnb resolves packages with the host's pip configuration")
+        if dependencies.pip_options:
+            note(f"environment {self.name!r}: pip options {', '.join(dependencies.pip_options)} are dropped "
+                 "(mlnb resolves packages with the host's pip configuration)")
         return LocalEnvironment(self.name, pip_requirements=dependencies.pip_packages,
                                 conda_dependencies=dependencies.conda_packages)
 

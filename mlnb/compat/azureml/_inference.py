@@ -13,7 +13,7 @@ from typing import Any
 
 from mlnb.compat.azureml._container_registry import ContainerRegistry
 from mlnb.compat.azureml._environment import Environment
-from mlnb.compat.azureml._notes import note_unused
+from mlnb.compat.azureml._notes import note_unused, quiet
 from mlnb.config import InferenceConfig as LocalInferenceConfig
 from mlnb.errors import InvalidConfiguration
 
@@ -56,6 +56,7 @@ class InferenceConfig:
     base_image_registry: ContainerRegistry
     cuda_version: str | None
     environment: Environment | None
+    _converted = False
 
     def __init__(self, entry_script: str, runtime: str | None = None, conda_file: str | None = None,
                  extra_docker_file_steps: str | None = None, source_directory: str | os.PathLike[str] | None = None,
@@ -102,7 +103,14 @@ class InferenceConfig:
         return Path(self.entry_script).resolve().parent
 
     def _to_mlnb(self) -> LocalInferenceConfig:
-        """mlnb's inference configuration for this one."""
+        """mlnb's inference configuration for this one (its notes are given once, when it is made)."""
+        if self._converted:
+            with quiet():
+                return self._convert()
+        self._converted = True
+        return self._convert()
+
+    def _convert(self) -> LocalInferenceConfig:
         environment = self.environment._to_mlnb(self._root()) if self.environment is not None else None
         source = None if self.source_directory is None else Path(self.source_directory)
         return LocalInferenceConfig(self.entry_script, source_directory=source, environment=environment,

@@ -7,14 +7,15 @@ first frame outside mlnb), so a notebook shows it under the cell that caused it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AzureMLCompatWarning", "note", "note_unused"]
+__all__ = ["AzureMLCompatWarning", "note", "note_unused", "quiet"]
 
 _MLNB_DIR = str(Path(__file__).resolve().parents[2]) + os.sep
 
@@ -39,6 +40,14 @@ def note_unused(what: str, given: Mapping[str, Any], why: str) -> None:
     unused = [name for name, value in given.items() if value is not None]
     if unused:
         note(f"{what}: {', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no local meaning ({why}); ignored")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence notes (for work whose notes were given once already)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AzureMLCompatWarning)
+        yield
 
 
 def _user_stacklevel() -> int:
