@@ -15,12 +15,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlnb.compat.azureml._cloud import AzureCloudOnly
 from mlnb.compat.azureml._hook import activate, deactivate, is_active
+from mlnb.compat.azureml._notes import AzureMLCompatWarning
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-__all__ = ["activate", "deactivate", "is_active", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "AzureCloudOnly",
+    "AzureMLCompatWarning",
+    "activate",
+    "deactivate",
+    "is_active",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 activate()
 
