@@ -227,3 +227,18 @@ def test_a_datastore_path_is_cloud_only() -> None:
 
     with pytest.raises(AzureCloudOnly, match="pass local file paths"):
         Dataset.Tabular.from_delimited_files([(object(), "sample_request_data/file.txt")])
+
+
+def test_a_local_handle_for_a_service_not_deployed_yet_is_unknown() -> None:
+    from azureml.core import Workspace
+    from azureml.core.webservice import LocalWebservice, Webservice
+
+    from mlnb.errors import ServiceNotFound
+
+    ws = Workspace.create("myworkspace", show_output=False)
+    handle = LocalWebservice(ws, "later", must_exist=False)
+    assert (handle.state, handle.port, handle.scoring_uri) == ("unknown", None, None)
+    with pytest.raises(InvalidConfiguration, match="cannot call run\\(\\) when service 'later' is unknown"):
+        handle.run("{}")
+    with pytest.raises(ServiceNotFound):
+        Webservice(ws, "later")
