@@ -165,3 +165,16 @@ def test_a_real_azureml_core_wins_and_the_layer_says_so_in_one_line(tmp_path: Pa
     assert done.stdout.split() == ["real", "False"]
     warning = [line for line in done.stderr.splitlines() if "AzureMLCompatWarning" in line]
     assert len(warning) == 1 and "the real azureml-core is installed" in warning[0] and str(fake) in warning[0]
+
+
+def test_the_serving_shim_is_not_taken_for_the_real_sdk() -> None:
+    done = run_python("""
+        from mlnb.serving.shim import install_azureml_shim
+        install_azureml_shim()
+        import azureml.core.model
+        import mlnb.azureml
+        import azureml.core.model
+        print(mlnb.azureml.is_active(), azureml.core.model.__name__)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "mlnb.compat.azureml.core.model"] and "AzureMLCompatWarning" not in done.stderr

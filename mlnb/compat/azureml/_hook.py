@@ -18,6 +18,7 @@ import importlib.machinery
 import importlib.util
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from mlnb.compat.azureml._notes import note
@@ -26,6 +27,8 @@ __all__ = ["AzureMLFinder", "activate", "deactivate", "is_active", "real_azureml
 
 ROOT = "azureml"
 TREE = "mlnb.compat.azureml"
+# The serving runtime's shim folder (mlnb/serving/_shim): mlnb's own, so never "the real SDK".
+_SHIM = str(Path(__file__).resolve().parents[2] / "serving" / "_shim")
 
 
 def _served(fullname: str) -> str | None:
@@ -56,7 +59,7 @@ class AzureMLFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def real_azureml_core() -> str | None:
-    """Where an importable ``azureml.core`` other than mlnb's lives, or ``None``."""
+    """Where an importable ``azureml.core`` other than mlnb's (this tree, or the serving shim) lives, or ``None``."""
     if is_active():
         return None
     try:
@@ -65,7 +68,15 @@ def real_azureml_core() -> str | None:
         return None
     if spec is None:
         return None
-    return spec.origin or ", ".join(spec.submodule_search_locations or []) or "an unknown location"
+    where = spec.origin or ", ".join(spec.submodule_search_locations or []) or "an unknown location"
+    return None if where.startswith(_SHIM) else where
+
+
+def _forget_shim_modules() -> None:
+    """Drop ``azureml`` modules the serving shim loaded in this process, so this tree serves the names."""
+    for name, module in list(sys.modules.items()):
+        if _served(name) and str(getattr(module, "__file__", None) or "").startswith(_SHIM):
+            del sys.modules[name]
 
 
 def is_active() -> bool:
@@ -85,6 +96,7 @@ def activate() -> bool:
     if real is not None:
         note(f"mlnb.azureml: the real azureml-core is installed ({real}); mlnb's azureml layer stays off")
         return False
+    _forget_shim_modules()
     sys.meta_path.insert(0, AzureMLFinder())
     return True
 
