@@ -17,6 +17,7 @@ PACKAGES = [
     "mlnb.deploy",
     "mlnb.deploy.backends",
     "mlnb.image",
+    "mlnb.kube",
     "mlnb.profiling",
     "mlnb.registry",
     "mlnb.widgets",

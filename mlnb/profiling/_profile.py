@@ -529,7 +529,7 @@ class ModelProfile:
             ("cpu", derivation["cpu"]),
         ]
         if errors["total"]:
-            fields.append(("failed requests", f"{errors['total']} ({errors['by_status']}): {'; '.join(errors['examples'][:2])}"))
+            fields.append(("errors", f"{errors['total']} requests failed ({errors['by_status']}): {'; '.join(errors['examples'][:2])}"))
         if self._figure_png is None:
             buffer = io.BytesIO()
             self.plot().savefig(buffer, format="png", dpi=80)
