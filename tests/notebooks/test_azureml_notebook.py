@@ -48,7 +48,7 @@ def test_the_azure_notebook_runs_with_one_added_line(tmp_path: Path, monkeypatch
     assert by_source["from azureml.core.model import Model"] == "Registering model sklearn_mnist\nsklearn_mnist\tsklearn_mnist:1\t1\n"
     deployed = by_source["from azureml.core.webservice import LocalWebservice, Webservice"]
     assert "Local webservice is running at http://127.0.0.1:8890" in deployed and deployed.endswith("\nrunning\n")
-    consumed = by_source["import requests"].splitlines()
+    consumed = by_source["import json"].splitlines()
     assert consumed[0] == "{'Content-Type': 'application/json'}" and consumed[1] == "200"
     assert len(json.loads(consumed[3])) == 2
     assert "\nSucceeded\n" in by_source["from azureml.core import Dataset"]
