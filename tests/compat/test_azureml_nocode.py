@@ -48,7 +48,8 @@ def onnx_file(tmp_path_factory: pytest.TempPathFactory, diabetes_model_file: Pat
     return path
 
 
-def test_the_seeds_scikit_learn_model_deploys_without_code(ws: Any, diabetes_model_file: Path) -> None:
+def test_the_seeds_scikit_learn_model_deploys_without_code(ws: Any, diabetes_model_file: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     import joblib
     from azureml.core import Model
     from azureml.core.resource_configuration import ResourceConfiguration
@@ -60,8 +61,9 @@ def test_the_seeds_scikit_learn_model_deploys_without_code(ws: Any, diabetes_mod
                            description="Ridge regression model to predict diabetes progression.",
                            tags={"area": "diabetes", "type": "regression"})
     service = Model.deploy(ws, "my-sklearn-service", [model])
-    service.wait_for_deployment(show_output=False)
+    service.wait_for_deployment(show_output=True)
     assert isinstance(service, AciWebservice) and service.state == "Healthy"
+    assert capsys.readouterr().out.endswith('ACI service creation operation finished, operation "Succeeded"\n')
     assert service.run(json.dumps({"data": ROWS})) == pytest.approx(joblib.load(diabetes_model_file).predict(ROWS).tolist())
     assert model.resource_configuration is not None and model.resource_configuration.serialize() == {
         "cpu": 1, "memoryInGB": 0.5, "gpu": None}

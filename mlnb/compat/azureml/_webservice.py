@@ -229,9 +229,7 @@ class Webservice:
         """
         self.mlnb.wait_for_deployment(show_output=show_output, timeout_sec=600 if timeout_sec is None else timeout_sec)
         if show_output:
-            print(f"{self._operation} service creation operation finished, operation \"Succeeded\"")
-
-    _operation = "Local"
+            print(f"{self.compute_type} service creation operation finished, operation \"Succeeded\"")
 
     def run(self, input: Any) -> Any:  # noqa: A002 - Azure's parameter name
         """Score ``input`` (a JSON string, or data mlnb encodes) and return the parsed answer.
@@ -489,7 +487,6 @@ class AciWebservice(Webservice):
     """A service deployed with ``AciWebservice.deploy_configuration``: locally, one service with limits."""
 
     _compute_type = _ACI
-    _operation = "ACI"
 
     @staticmethod
     def deploy_configuration(cpu_cores: float | None = None, memory_gb: float | None = None,
