@@ -1,6 +1,7 @@
 """Images: the build context and Dockerfile every Docker deployment and package is built
 from, the host-side wheelhouse, staging of models and source, building on the engine (or
-reusing the image of the same content), and :class:`ModelPackage` (``Model.package``).
+reusing the image of the same content), pushing to a registry, and :class:`ModelPackage`
+(``Model.package``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mlnb.image._context import (
     runtime_requirements,
 )
 from mlnb.image._package import ModelPackage
+from mlnb.image._push import PushedImage, push_image
 from mlnb.image._reuse import build_or_reuse, content_tag, split_tag
 from mlnb.image._staging import DeployableModel, model_dir_relative, stage_models, stage_source
 
@@ -30,6 +32,7 @@ __all__ = [
     "LogSink",
     "MODELS_ROOT",
     "ModelPackage",
+    "PushedImage",
     "assemble_context",
     "build_image",
     "build_or_reuse",
@@ -39,6 +42,7 @@ __all__ = [
     "context_digest",
     "ensure_base_image",
     "model_dir_relative",
+    "push_image",
     "render_dockerfile",
     "resolve_base_image",
     "runtime_requirements",
