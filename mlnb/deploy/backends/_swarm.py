@@ -60,6 +60,9 @@ MONITOR_S = 5
 
 _NS = 1_000_000_000
 _HEALTH_INTERVAL_S = 2
+# A busy replica answers /ready late, not never: only 5 misses of 5 s each mark it unhealthy.
+_HEALTH_TIMEOUT_S = 5
+_HEALTH_RETRIES = 5
 _HEALTH_START_PERIOD_S = 300
 _RESTART_ATTEMPTS = 3
 _STOP_GRACE_S = 15
@@ -189,8 +192,8 @@ class SwarmBackend:
             "healthcheck": Healthcheck(
                 test=["CMD", "python", "-c", _probe()],
                 interval=_HEALTH_INTERVAL_S * _NS,
-                timeout=_HEALTH_INTERVAL_S * _NS,
-                retries=3,
+                timeout=_HEALTH_TIMEOUT_S * _NS,
+                retries=_HEALTH_RETRIES,
                 start_period=_HEALTH_START_PERIOD_S * _NS,
             ),
             "resources": Resources(
@@ -406,5 +409,5 @@ def _tag(line: str, slots: dict[str, str]) -> str:
 def _probe() -> str:
     return (
         "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout={_HEALTH_INTERVAL_S})"
+        f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout={_HEALTH_TIMEOUT_S})"
     )
