@@ -382,7 +382,8 @@ class SwarmBackend:
             return
         service.remove()
         deadline = time.monotonic() + _REMOVE_WAIT_SECONDS
-        while time.monotonic() < deadline and self.client.containers.list(all=True, filters={"label": f"com.docker.swarm.service.name={name}"}):
+        # The low-level list: the high-level one inspects each container, and these vanish meanwhile.
+        while time.monotonic() < deadline and self.client.api.containers(all=True, filters={"label": f"com.docker.swarm.service.name={name}"}):
             time.sleep(0.2)
         for secret in self.client.secrets.list(filters={"name": f"{name}-keys-"}):
             try:
