@@ -198,14 +198,24 @@ def test_logs_come_from_every_task_tagged_with_it(service: Webservice) -> None:
     assert "[mlnb] creating Swarm service" in logs
 
 
-def test_scale_converges_down_and_up(service: Webservice) -> None:
+def _running(service: Webservice) -> set[str]:
+    return {t["ID"] for t in _backend().tasks(service._record) if t["Status"]["State"] == "running" and t["DesiredState"] == "running"}
+
+
+def test_scale_converges_down_and_up_without_restarting_the_tasks_it_keeps(service: Webservice) -> None:
+    two = _running(service)
     service.scale(1)
     _converge(service, 1)
+    one = _running(service)
     service.scale(3)
     _converge(service, 3)
+    three = _running(service)
+
+    assert one < two and one < three
     assert service._record.spec["deploymentConfig"]["replicas"] == 3
     service.scale(2)
     _converge(service, 2)
+    assert _running(service) < three
 
 
 def test_a_new_kernel_rediscovers_the_service(service: Webservice, project: tuple[Workspace, Model, Path]) -> None:

@@ -364,7 +364,13 @@ class SwarmBackend:
         service = self._find(record)
         if service is None:
             raise DeploymentFailed(f"service {record.name!r} has no Swarm service to scale; deploy it again")
-        service.scale(replicas)
+        # The service's own spec with only the mode changed, as `docker service scale` sends
+        # it: docker-py's update_service rebuilds the spec (empty placement, resources, DNS
+        # config), which Swarm takes as a new version and restarts every task for.
+        spec = {**service.attrs["Spec"], "Mode": {"Replicated": {"Replicas": replicas}}}
+        api = self.client.api
+        response = api._post_json(api._url("/services/{0}/update", service.id), data=spec, params={"version": service.version})
+        api._raise_for_status(response)
 
     def reload(self, record: ServiceRecord, deployment: Deployment) -> dict[str, Any]:
         """Rebuild the image with the new source and roll the service over to it (tasks have no
