@@ -19,6 +19,8 @@ so ``except LookupError`` keeps working for code that does not know mlnb::
     ├── PortInUse                    (OSError)
     ├── DeploymentFailed
     ├── DeploymentTimeout            (TimeoutError)
+    ├── PushFailed
+    ├── NotInSwarm
     ├── ScoringError
     └── ProfileFailed
 
@@ -95,6 +97,14 @@ class DeploymentFailed(MlnbError):
 
 class DeploymentTimeout(MlnbError, TimeoutError):
     """A service was still not ready when the wait ran out."""
+
+
+class PushFailed(MlnbError):
+    """An image could not be pushed to a registry (unreachable, refused, missing image)."""
+
+
+class NotInSwarm(MlnbError):
+    """The Swarm backend was asked for, but the engine is not a Swarm manager."""
 
 
 class ScoringError(MlnbError):

@@ -13,7 +13,7 @@ __all__ = ["AUTO", "BUILTIN_BACKENDS", "add_backend_name", "backend_names", "rem
 AUTO = "auto"
 """Docker when an engine answers, else a local process."""
 
-BUILTIN_BACKENDS = ("docker", "process")
+BUILTIN_BACKENDS = ("docker", "process", "swarm")
 """The backends mlnb ships."""
 
 _added: set[str] = set()

@@ -154,7 +154,10 @@ def update_service(
     new_dc = deployment_config or current_dc
     port = new_dc.port or record.port
     backend = get_backend(record.backend) if new_dc.backend in ("auto", record.backend) else resolve_backend(new_dc.backend)[0]
-    get_backend(record.backend).stop(record)
+    current = get_backend(record.backend)
+    # A backend that rolls a service over itself (Swarm: new tasks first) keeps the old one serving.
+    if not (current is backend and getattr(backend, "updates_in_place", False)):
+        current.stop(record)
     records.remove(workspace, name)
     port = choose_port(port, reserved=records.used_ports(workspace))
     keys = record.keys if new_dc.auth_enabled else None

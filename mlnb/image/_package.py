@@ -22,6 +22,7 @@ from mlnb.config import InferenceConfig
 from mlnb.errors import InvalidConfiguration, MlnbError
 from mlnb.image._build import build_image, connect
 from mlnb.image._context import assemble_context
+from mlnb.image._push import PushedImage, push_image
 from mlnb.registry import Model, Workspace
 
 _DONE = object()
@@ -108,6 +109,25 @@ class ModelPackage:
         self._lines.put(_DONE)  # a second wait returns at once
         if self.error is not None:
             raise self.error
+
+    def push(self, registry: str, *, tag: str | None = None) -> PushedImage:
+        """Push the package's image to a Docker registry (credentials from the Docker config).
+
+        Args:
+            registry: ``host[:port][/namespace]``, e.g. ``"127.0.0.1:5000"``.
+            tag: the tag in the registry; ``None`` keeps the package's own.
+
+        Returns:
+            The pushed reference and its digest; progress goes to the package log.
+
+        Raises:
+            InvalidConfiguration: for a Dockerfile-only package, or a malformed registry or tag.
+            PushFailed: when the registry cannot be reached or refuses the push.
+        """
+        self.wait_for_creation()
+        if self.location is None:
+            raise InvalidConfiguration("this package is a Dockerfile and its context; package with generate_dockerfile=False to push an image")
+        return push_image(self.location, registry, tag=tag, log=self._emit)
 
     def get_logs(self) -> str:
         """The packaging log so far."""

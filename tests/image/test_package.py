@@ -74,3 +74,10 @@ def test_bad_arguments_are_refused_at_once(project: tuple[Workspace, Model, Path
     chosen_config = _config(source) if config == "ok" else config
     with pytest.raises(InvalidConfiguration, match=message):
         ModelPackage(workspace, chosen_models, chosen_config)  # type: ignore[arg-type]  # the mistakes under test
+
+
+def test_a_dockerfile_package_has_no_image_to_push(project: tuple[Workspace, Model, Path]) -> None:
+    workspace, model, source = project
+    package = Model.package(workspace, [model], _config(source), generate_dockerfile=True)
+    with pytest.raises(InvalidConfiguration, match="generate_dockerfile=False to push"):
+        package.push("127.0.0.1:5000")

@@ -1,8 +1,8 @@
-"""Deployment backends, by name: ``docker``, ``process`` and any registered test double.
+"""Deployment backends, by name: ``docker``, ``process``, ``swarm`` and any registered test double.
 
 Each backend owns everything backend-specific (start, stop, reload, state, logs and its
 resource sampler), so nothing outside this package asks which backend a service is on.
-The Docker backend is imported only when asked for: docker-py loads on first use.
+The Docker and Swarm backends are imported only when asked for: docker-py loads on first use.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def get_backend(name: str) -> Backend:
     """Return the backend called ``name``, creating it on first use.
 
     Raises:
-        DockerUnavailable: for ``"docker"`` when no engine answers.
+        DockerUnavailable: for ``"docker"`` or ``"swarm"`` when no engine answers.
         InvalidConfiguration: for an unknown name.
     """
     if name not in _INSTANCES:
@@ -56,7 +56,11 @@ def _create(name: str) -> Backend:
         from mlnb.deploy.backends._process import ProcessBackend
 
         return ProcessBackend()
-    known = ", ".join(sorted({"docker", "process", *_FACTORIES}))
+    if name == "swarm":
+        from mlnb.deploy.backends._swarm import SwarmBackend
+
+        return SwarmBackend()
+    known = ", ".join(sorted({"docker", "process", "swarm", *_FACTORIES}))
     raise InvalidConfiguration(f"unknown backend {name!r}; expected one of {known}")
 
 

@@ -24,7 +24,7 @@ from mlnb.deploy._records import ServiceRecord
 from mlnb.deploy.backends._base import Deployment, RuntimeStatus, http_ready
 from mlnb.deploy.backends._sampling import CgroupSampler, DockerStatsSampler, Sampler
 from mlnb.errors import DeploymentFailed, MlnbError, ProfileFailed
-from mlnb.image import APP_ROOT, CONTAINER_PORT, assemble_context, build_image, connect, stage_source
+from mlnb.image import APP_ROOT, CONTAINER_PORT, assemble_context, build_or_reuse, connect, push_image, stage_source
 
 _FAILURE_MARKER = "build.failed"
 _CANCEL_WAIT_SECONDS = 60.0
@@ -92,7 +92,9 @@ class DockerBackend:
             log=deployment.log,
             requirements=deployment.requirements,
         )
-        build_image(self.client, context, tag, labels=deployment.labels, log=deployment.log, cancel=cancel)
+        image = build_or_reuse(self.client, context, tag, labels=deployment.labels, log=deployment.log, cancel=cancel)
+        if deployment.config.registry is not None and not cancel.is_set():
+            push_image(image, deployment.config.registry, client=self.client, log=deployment.log)
 
     def _run(self, deployment: Deployment, runtime: dict[str, Any], image: str) -> None:
         self._start_container(self._create(deployment, runtime, image), deployment)
