@@ -21,8 +21,10 @@ from typing import TextIO
 from mlnb import _html
 from mlnb.config import InferenceConfig
 from mlnb.errors import InvalidConfiguration, MlnbError, PackagingFailed
-from mlnb.image._build import build_image, connect
+from mlnb.image._build import build_image
 from mlnb.image._context import assemble_context
+from mlnb.image._engine import connect
+from mlnb.image._prune import PACKAGE_LABEL, WORKSPACE_LABEL
 from mlnb.registry import Model, Workspace
 
 _DONE = object()
@@ -82,7 +84,8 @@ class ModelPackage:
                 log=self._emit,
             )
             if not self.generate_dockerfile:
-                build_image(connect(), context, self.image_name, labels={"mlnb.package": "true"}, log=self._emit)
+                labels = {PACKAGE_LABEL: "true", WORKSPACE_LABEL: str(self.workspace.path)}
+                build_image(connect(), context, self.image_name, labels=labels, log=self._emit)
                 self.location = self.image_name
             self.state = "Succeeded"
         except MlnbError as error:
