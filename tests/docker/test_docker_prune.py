@@ -18,6 +18,7 @@ import docker
 import pytest
 
 from mlnb import Environment, InferenceConfig, LocalWebservice, Model, Workspace
+from mlnb.cli import main
 from mlnb.errors import DeploymentFailed
 from mlnb.image import BuildContext, build_image, prune_images
 
@@ -222,6 +223,24 @@ def test_images_mlnb_did_not_build_are_never_touched(builds: Builds, docker_clie
         assert builds.exists(image.id)
     finally:
         docker_client.images.remove(image.id)
+
+
+def test_mlnb_prune_on_the_command_line(builds: Builds, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    builds.build("one")
+    builds.build("two")
+    folder = str(builds.workspace.path.parent)
+    assert main(["prune", "-w", folder, "--keep", "1", "--dry-run"]) == 0
+    shown = capsys.readouterr().out
+    assert "would remove 2 image(s)" in shown and builds.service in shown
+    assert len(builds.finals()) == 2
+
+    monkeypatch.setenv("MLNB_KEEP_IMAGES", "1")
+    assert main(["prune", "-w", folder]) == 0
+    assert "removed 2 image(s)" in capsys.readouterr().out and len(builds.finals()) == 1
+
+    monkeypatch.setenv("MLNB_KEEP_IMAGES", "two")
+    assert main(["prune", "-w", folder]) == 1
+    assert "MLNB_KEEP_IMAGES='two' is not a number" in capsys.readouterr().err
 
 
 ECHO_SCRIPT = "def init():\n    pass\n\n\ndef run(data):\n    return {'echo': data, 'version': VERSION}\n"
