@@ -133,7 +133,7 @@ def _remove_made(client: docker.DockerClient, created: list[str]) -> None:
 
 
 def _prune_after_build(client: docker.DockerClient, labels: Mapping[str, str], keep: int | None, log: LogSink) -> None:
-    owner = f"service {labels[SERVICE_LABEL]}" if SERVICE_LABEL in labels else f"package {labels[TAG_LABEL]}"
+    owner = f"service {labels[SERVICE_LABEL]}" if SERVICE_LABEL in labels else f"package {labels[PACKAGE_LABEL]}"
     try:
         report = prune(client, workspace=labels[WORKSPACE_LABEL], owner=owner, keep=keep)
     except (DockerException, OSError) as error:

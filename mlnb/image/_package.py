@@ -84,7 +84,7 @@ class ModelPackage:
                 log=self._emit,
             )
             if not self.generate_dockerfile:
-                labels = {PACKAGE_LABEL: "true", WORKSPACE_LABEL: str(self.workspace.path)}
+                labels = {PACKAGE_LABEL: self.image_name, WORKSPACE_LABEL: str(self.workspace.path)}
                 build_image(connect(), context, self.image_name, labels=labels, log=self._emit)
                 self.location = self.image_name
             self.state = "Succeeded"

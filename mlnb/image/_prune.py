@@ -7,19 +7,21 @@ next build. Each is a few hundred MB. mlnb labels every image it builds
 (:func:`~mlnb.image.build_image`), and prunes by those labels only:
 
 - ``mlnb.workspace``: the workspace's ``.mlnb`` folder;
-- ``mlnb.service`` (a deployment) or ``mlnb.package`` (``Model.package``);
-- ``mlnb.tag``: the tag mlnb gave the image;
+- ``mlnb.service`` (a deployment: the service's name) or ``mlnb.package`` (``Model.package``:
+  the package's image name);
+- ``mlnb.tag``: the tag mlnb built the image under (any tag in its repository is mlnb's);
 - ``mlnb.context``: a digest of the build context, shared by an image and its stages;
 - ``mlnb.stage``: on the image of an earlier build stage, the stage's name.
 
 What goes, for each service of a workspace:
 
-- images beyond the newest ``keep`` (default 2, or ``$MLNB_KEEP_IMAGES``): the image that
-  carries the service's tag counts first, then the others, newest first;
+- images beyond the newest ``keep`` (default 2, or ``$MLNB_KEEP_IMAGES``), newest meaning
+  most recently built or tagged (a rebuild that found every layer cached tags the old
+  image again, which makes it the newest);
 - the stages of the images that go (a stage stays while an image built with it stays),
   and stages older than an hour whose build made no image (a build that was killed);
-- for a package, the images its tag has moved away from, with their stages (the tagged
-  package image itself is the user's and stays).
+- for a package, every image but the newest under its name, with their stages: the
+  newest is the user's deliverable and stays whatever ``keep`` says.
 
 What stays, whatever ``keep`` says: an image a container uses (running or stopped), an
 image that also carries a tag mlnb did not give it, and every image without mlnb's labels.
@@ -29,6 +31,7 @@ Nothing is forced: when the engine refuses a removal, the image stays and the re
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -54,6 +57,7 @@ STAGE_LABEL = "mlnb.stage"
 KEEP_IMAGES_VARIABLE = "MLNB_KEEP_IMAGES"
 DEFAULT_KEEP_IMAGES = 2
 _UNFINISHED_BUILD_S = 3600.0
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class PrunedImage:
         workspace: the workspace it was built in (its ``.mlnb`` folder).
         owner: ``"service NAME"`` or ``"package TAG"``.
         stage: the build stage's name for a stage image, else ``None``.
-        created: when the engine created it.
+        created: when it was last built or tagged (the engine's creation or last tag time).
         reason: why it was removed, or why it stays.
     """
 
@@ -192,7 +196,7 @@ def prune(
             continue
         for image, reason, remove in _plan(members, keep=keep, in_use=in_use, now=time.time()):
             if remove and not dry_run:
-                refusal = _remove(client, image["Id"])
+                refusal = _remove(client, image)
                 if refusal is not None:
                     remove, reason = False, f"the engine refused: {refusal}"
             (removed if remove else kept).append(_entry(image, reason))
@@ -200,12 +204,30 @@ def prune(
 
 
 def _mlnb_images(client: docker.DockerClient, workspace: str | None) -> list[dict[str, Any]]:
-    """The top-level images (tagged, superseded and stages) that carry mlnb's labels."""
-    if workspace is not None:
-        listed = client.api.images(filters={"label": f"{WORKSPACE_LABEL}={workspace}"})
-    else:
-        listed = client.api.images(filters={"label": WORKSPACE_LABEL})
-    return [image for image in listed if SERVICE_LABEL in (image.get("Labels") or {}) or PACKAGE_LABEL in (image.get("Labels") or {})]
+    """The top-level images (tagged, superseded and stages) that carry mlnb's labels, each
+    with ``LastUsed``: when it was last built or tagged."""
+    label = WORKSPACE_LABEL if workspace is None else f"{WORKSPACE_LABEL}={workspace}"
+    images = []
+    for image in client.api.images(filters={"label": label}):
+        labels = image.get("Labels") or {}
+        if SERVICE_LABEL not in labels and PACKAGE_LABEL not in labels:
+            continue
+        try:
+            tagged = client.api.inspect_image(image["Id"])["Metadata"].get("LastTagTime", "")
+        except NotFound:
+            continue  # removed since the listing
+        images.append({**image, "LastUsed": max(float(image["Created"]), _timestamp(tagged))})
+    return images
+
+
+def _timestamp(text: str) -> float:
+    """Seconds since the epoch of an engine time (RFC 3339, nanoseconds); 0 for none or the zero time."""
+    match = _RFC3339.fullmatch(text)
+    if match is None or match.group(1).startswith("0001-"):
+        return 0.0
+    whole, fraction, zone = match.groups()
+    moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    return moment.timestamp() + float(f"0{fraction or ''}"[:8])
 
 
 def _images_in_use(client: docker.DockerClient) -> dict[str, str]:
@@ -217,7 +239,7 @@ def _owner(image: dict[str, Any]) -> str:
     labels = image["Labels"]
     if SERVICE_LABEL in labels:
         return f"service {labels[SERVICE_LABEL]}"
-    return f"package {labels.get(TAG_LABEL) or labels[PACKAGE_LABEL]}"
+    return f"package {labels[PACKAGE_LABEL]}"
 
 
 def _tags(image: dict[str, Any]) -> tuple[str, ...]:
@@ -231,13 +253,12 @@ def _plan(
     finals = [image for image in members if STAGE_LABEL not in image["Labels"]]
     stages = [image for image in members if STAGE_LABEL in image["Labels"]]
     package = SERVICE_LABEL not in members[0]["Labels"]
-    # The image carrying its tag is the current one; the others newest first.
-    finals.sort(key=lambda image: (not _tags(image), -image["Created"], image["Id"]))
+    finals.sort(key=lambda image: (-image["LastUsed"], image["Id"]))
     decided: list[tuple[dict[str, Any], str, bool]] = []
     for rank, image in enumerate(finals):
         if package:
-            remove = not _tags(image)
-            reason = "superseded: its tag moved to a newer build" if remove else "the package image, under its tag"
+            remove = rank >= 1
+            reason = "an older build of the package" if remove else "the package's newest image"
         else:
             remove = rank >= keep
             reason = f"older than the newest {keep} of the service" if remove else f"one of the newest {keep} of the service"
@@ -262,16 +283,25 @@ def _veto(image: dict[str, Any], reason: str, remove: bool, in_use: dict[str, st
         return image, reason, False
     if image["Id"] in in_use:
         return image, f"in use by container {in_use[image['Id']]}", False
-    foreign = [tag for tag in _tags(image) if tag != image["Labels"].get(TAG_LABEL)]
+    repository = _repository(image["Labels"].get(TAG_LABEL, ""))
+    foreign = [tag for tag in _tags(image) if _repository(tag) != repository]
     if foreign:
         return image, f"also tagged {', '.join(foreign)}, which mlnb did not do", False
     return image, reason, True
 
 
-def _remove(client: docker.DockerClient, image_id: str) -> str | None:
-    """Remove an image (and its untagged parents no other image needs); the refusal, if any."""
+def _repository(tag: str) -> str:
+    """``"mlnb/svc:ab12"`` → ``"mlnb/svc"`` (a registry's port is not a tag)."""
+    name, _, version = tag.rpartition(":")
+    return name if name and "/" not in version else tag
+
+
+def _remove(client: docker.DockerClient, image: dict[str, Any]) -> str | None:
+    """Remove an image (by its tags, the last of which takes the image, or by id), and the
+    untagged parents no other image needs; the engine's refusal, if any."""
     try:
-        client.api.remove_image(image_id, force=False, noprune=False)
+        for name in _tags(image) or (image["Id"],):
+            client.api.remove_image(name, force=False, noprune=False)
     except NotFound:
         return None  # already gone
     except APIError as error:
@@ -287,7 +317,7 @@ def _entry(image: dict[str, Any], reason: str) -> PrunedImage:
         workspace=labels[WORKSPACE_LABEL],
         owner=_owner(image),
         stage=labels.get(STAGE_LABEL),
-        created=datetime.fromtimestamp(image["Created"], tz=timezone.utc),
+        created=datetime.fromtimestamp(image["LastUsed"], tz=timezone.utc),
         reason=reason,
     )
 

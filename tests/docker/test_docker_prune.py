@@ -38,8 +38,9 @@ COPY source.txt /opt/source.txt
 class Builds:
     """Builds of one pretend service in a fresh workspace, and what each one logged."""
 
-    def __init__(self, client: docker.DockerClient, base_image: str, folder: Path) -> None:
+    def __init__(self, client: docker.DockerClient, base_image: str, folder: Path, *, package: bool = False) -> None:
         self.client = client
+        self.package = package
         self.base_image = base_image
         self.workspace = Workspace.create(folder)
         self.service = f"prune{uuid.uuid4().hex[:8]}"
@@ -50,7 +51,8 @@ class Builds:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"mlnb.workspace": str(self.workspace.path), "mlnb.service": self.service}
+        owner = {"mlnb.package": self.tag} if self.package else {"mlnb.service": self.service}
+        return {"mlnb.workspace": str(self.workspace.path), **owner}
 
     def build(self, source: str, *, dependency: str = "numpy==2.0", extra: str = "", keep: int | None = None) -> str:
         """Build with ``source.txt`` holding ``source``; return the image id."""
@@ -192,9 +194,10 @@ def test_an_image_a_container_uses_stays_until_the_container_goes(builds: Builds
 
 def test_a_dry_run_removes_nothing_and_a_tag_someone_added_is_respected(builds: Builds, docker_client: docker.DockerClient) -> None:
     first = builds.build("one")
-    builds.build("two")
+    second = builds.build("two")
     mine = f"mlnb-test-mine:{uuid.uuid4().hex[:12]}"
     docker_client.images.get(first).tag(mine)
+    docker_client.images.get(second).tag(builds.tag.replace(":latest", ":content-key"))  # mlnb's repository: mlnb's tag
     try:
         before = builds.images()
         preview = prune_images(builds.workspace, keep=0, dry_run=True)
@@ -202,12 +205,27 @@ def test_a_dry_run_removes_nothing_and_a_tag_someone_added_is_respected(builds: 
         assert "would remove" in str(preview) and "<table" in preview._repr_html_()
 
         report = prune_images(builds.workspace, keep=0)
-        assert builds.finals() == {first}  # kept for its other tag; the second image went
+        assert builds.finals() == {first}  # kept for its other tag; the second image went, both its tags
+        assert not builds.exists(second)
         entry, stage = sorted(report.kept, key=lambda image: image.stage or "")
         assert entry.reason == f"also tagged {mine}, which mlnb did not do" and entry.tags == (mine,)
         assert stage.reason == "the build cache of an image that stays" and len(builds.stages()) == 1
     finally:
         docker_client.images.remove(mine)
+
+
+def test_a_package_keeps_its_newest_image_whatever_keep_says(docker_client: docker.DockerClient, base_image: str, tmp_path: Path) -> None:
+    package = Builds(docker_client, base_image, tmp_path / "package", package=True)
+    try:
+        first = package.build("one", keep=0)
+        second = package.build("two", keep=0)
+        assert package.finals() == {second} and not package.exists(first)
+        report = prune_images(package.workspace, keep=0)
+        assert report.removed == () and {image.reason for image in report.kept} == {
+            "the package's newest image", "the build cache of an image that stays"}
+        assert {image.owner for image in report.kept} == {f"package {package.tag}"}
+    finally:
+        package.remove_all()
 
 
 def test_images_mlnb_did_not_build_are_never_touched(builds: Builds, docker_client: docker.DockerClient, base_image: str, tmp_path: Path) -> None:
