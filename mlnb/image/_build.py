@@ -33,6 +33,7 @@ from mlnb.image._prune import (
     STAGE_LABEL,
     TAG_LABEL,
     WORKSPACE_LABEL,
+    keep_images_setting,
     prune,
 )
 
@@ -68,7 +69,10 @@ def build_image(
     Raises:
         BaseImageNotFound: when the base image is neither present nor pullable.
         DeploymentFailed: when a build step fails.
+        InvalidConfiguration: when ``$MLNB_KEEP_IMAGES`` is not a number (before building).
     """
+    prunes = WORKSPACE_LABEL in labels and (SERVICE_LABEL in labels or PACKAGE_LABEL in labels)
+    keep = keep_images_setting() if keep is None and prunes else keep
     ensure_base_image(context.base_image, client=client, log=log)
     image_labels = {**labels, **context.labels, TAG_LABEL: tag, CONTEXT_LABEL: context_digest(context.directory)}
     ownership = {key: image_labels[key] for key in (WORKSPACE_LABEL, SERVICE_LABEL, PACKAGE_LABEL, TAG_LABEL, CONTEXT_LABEL) if key in image_labels}
@@ -85,7 +89,7 @@ def build_image(
         except BaseException:
             _remove_made(client, created)
             raise
-    if WORKSPACE_LABEL in labels and (SERVICE_LABEL in labels or PACKAGE_LABEL in labels):
+    if prunes:
         _prune_after_build(client, image_labels, keep, log)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from mlnb import Environment, InferenceConfig, LocalWebservice, Model, Workspace
 from mlnb.cli import main
-from mlnb.errors import DeploymentFailed
+from mlnb.errors import DeploymentFailed, InvalidConfiguration
 from mlnb.image import BuildContext, build_image, prune_images
 
 pytestmark = pytest.mark.docker
@@ -212,6 +212,13 @@ def test_a_dry_run_removes_nothing_and_a_tag_someone_added_is_respected(builds: 
         assert stage.reason == "the build cache of an image that stays" and len(builds.stages()) == 1
     finally:
         docker_client.images.remove(mine)
+
+
+def test_a_bad_keep_setting_stops_the_build_before_it_starts(builds: Builds, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLNB_KEEP_IMAGES", "-1")
+    with pytest.raises(InvalidConfiguration, match="MLNB_KEEP_IMAGES='-1' is not a number of images"):
+        builds.build("one")
+    assert builds.logs[-1] == [] and builds.images() == {}
 
 
 def test_a_package_keeps_its_newest_image_whatever_keep_says(docker_client: docker.DockerClient, base_image: str, tmp_path: Path) -> None:
