@@ -16,6 +16,7 @@ so ``except LookupError`` keeps working for code that does not know mlnb::
     ├── DockerUnavailable            (ConnectionError)
     ├── BaseImageNotFound            (LookupError)
     ├── DependencyResolutionFailed
+    ├── PackagingFailed
     ├── PortInUse                    (OSError)
     ├── DeploymentFailed
     ├── DeploymentTimeout            (TimeoutError)
@@ -76,6 +77,10 @@ class BaseImageNotFound(MlnbError, LookupError):
 
 class DependencyResolutionFailed(MlnbError):
     """A dependency could not be resolved into the wheelhouse."""
+
+
+class PackagingFailed(MlnbError):
+    """``Model.package`` broke on an unexpected error; the original is its ``__cause__``."""
 
 
 class PortInUse(MlnbError, OSError):

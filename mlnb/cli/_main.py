@@ -199,6 +199,13 @@ def _package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune(args: argparse.Namespace) -> int:
+    from mlnb.image import prune_images
+
+    print(prune_images(None if args.all_workspaces else _workspace(args), keep=args.keep, dry_run=args.dry_run))
+    return 0
+
+
 def _profile(args: argparse.Namespace) -> int:
     from mlnb.profiling import parse_concurrency, profile_service
 
@@ -299,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--output", metavar="DIR", help="write a Dockerfile and build context here instead of building")
     package.add_argument("--image-name", metavar="TAG", help="the image tag (default: mlnb-package/<model>:<hash>)")
     package.set_defaults(handler=_package)
+
+    prune = commands.add_parser("prune", parents=[common], help="remove old images mlnb built, keeping the newest of each service")
+    prune.add_argument("--keep", type=int, metavar="N", help="images to keep per service (default: $MLNB_KEEP_IMAGES, else 2)")
+    prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    prune.add_argument("--all-workspaces", action="store_true", help="prune the images of every workspace, not only this one")
+    prune.set_defaults(handler=_prune)
 
     profile = commands.add_parser("profile", parents=[common], help="profile a deployed service under load")
     profile.add_argument("name", help="service name")

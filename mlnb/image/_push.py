@@ -18,7 +18,8 @@ from docker.errors import APIError, ImageNotFound
 
 from mlnb.config import check_registry
 from mlnb.errors import InvalidConfiguration, PushFailed
-from mlnb.image._build import LogSink, connect
+from mlnb.image._build import LogSink
+from mlnb.image._engine import connect
 from mlnb.image._reuse import split_tag
 
 __all__ = ["PushedImage", "push_image"]

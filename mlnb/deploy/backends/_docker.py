@@ -13,6 +13,7 @@ import io
 import tarfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,12 @@ class DockerBackend:
                 return
             self._run(deployment, runtime, runtime["image"])
         except Exception as error:  # the thread's only way to report is the marker and the log
-            message = str(error) if isinstance(error, MlnbError) else f"{type(error).__name__}: {error}"
-            deployment.log(f"[mlnb] error: {message}")
+            if isinstance(error, MlnbError):
+                message = str(error)
+                deployment.log(f"[mlnb] error: {message}")
+            else:  # a bug: the log keeps its traceback, for the user to report
+                message = f"{type(error).__name__}: {error} (unexpected: the deployment log holds its traceback)"
+                deployment.log("[mlnb] error: " + "".join(traceback.format_exception(error)).rstrip())
             (deployment.folder / _FAILURE_MARKER).write_text(message)
 
     def _build(self, deployment: Deployment, tag: str, cancel: threading.Event) -> None:
