@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,26 +26,54 @@ from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
-from mlnb.errors import MlnbError
+from mlnb.errors import DeploymentFailed, MlnbError
 from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
 
 F = TypeVar("F", bound=Callable[..., Any])
+_FRAME = re.compile(r'^  File "([^"]+)", line \d+')
+_MLNB_ROOT = Path(__file__).resolve().parent
 
 
 def _user_errors(method: F) -> F:
-    """Turn the engine's user-facing errors into a one-line UsageError; bugs pass through."""
+    """Turn the engine's user-facing errors into a one-line UsageError; bugs pass through.
+
+    An error that carries a traceback (an entry script that fails to import, or whose
+    ``init()`` fails) shows the frames in the user's code first, then the one line.
+    """
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
         except MlnbError as error:
-            lines = str(error).splitlines() or [type(error).__name__]
-            detail = " (the traceback is in the output above)" if len(lines) > 1 else ""
-            raise UsageError(lines[0] + detail) from None
+            first, _, detail = str(error).partition("\n")
+            if detail.strip():
+                print(_user_frames(detail), file=sys.stderr)
+                first = first.rstrip(":") + " (the traceback is above)"
+            raise UsageError(first or type(error).__name__) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _user_frames(traceback: str) -> str:
+    """A traceback's text without the frames in mlnb or Python's import machinery.
+
+    What is left is the header, the frames in the user's code (and the libraries it
+    calls) and the exception itself: what a user can act on.
+    """
+    kept: list[str] = []
+    skipping = False
+    for line in traceback.splitlines():
+        frame = _FRAME.match(line)
+        if frame:
+            location = frame.group(1)
+            skipping = location.startswith("<") or Path(location).resolve().is_relative_to(_MLNB_ROOT)
+        elif not line.startswith(" "):
+            skipping = False  # the exception line, or a chained traceback's header
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _key_values(pairs: list[str] | None) -> dict[str, str]:
@@ -199,6 +229,8 @@ class MlnbMagics(Magics):
             return service
         try:
             service.wait_for_deployment(show_output=True)
+        except DeploymentFailed as failure:  # its traceback was in the log just streamed
+            raise UsageError(str(failure).partition("\n")[0] + " (the traceback is in the log above)") from None
         except KeyboardInterrupt:
             service.delete()
             print(f"\nmlnb: interrupted; removed {args.name}")

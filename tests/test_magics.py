@@ -15,6 +15,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+import mlnb
 from mlnb import Model, Webservice, Workspace
 from mlnb.client import ScoreResult
 from mlnb.deploy import ScriptCheck
@@ -76,6 +77,33 @@ def test_score_script_errors_are_one_line(shell: InteractiveShell, tmp_path: Pat
         )
 
 
+def test_a_script_that_fails_to_import_shows_its_traceback_then_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "needs.py"
+    cell = "import json\nimport no_such_package_xyz\n\ndef init():\n    pass\n\ndef run(data):\n    return data\n"
+    assert not shell.run_cell(f"%%score_script {script}\n{cell}").success
+    shown = capsys.readouterr().err
+    assert f'File "{script}", line 2, in <module>' in shown and "    import no_such_package_xyz" in shown
+    assert "ModuleNotFoundError: No module named 'no_such_package_xyz'" in shown
+    assert str(Path(mlnb.__file__).parent) not in shown and "<frozen" not in shown  # only the user's frames
+    assert shown.rstrip().splitlines()[-1] == "UsageError: importing needs.py failed (the traceback is above)"
+
+
+def test_a_failing_init_under_test_shows_its_traceback_then_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "fails.py"
+    cell = "def load():\n    raise ValueError('no weights here')\n\ndef init():\n    load()\n\ndef run(data):\n    return data\n"
+    line = f"%%score_script {script} --model sklearn_regression_model --test '{{}}'"
+    assert not shell.run_cell(f"{line}\n{cell}").success
+    shown = capsys.readouterr().err
+    assert f'File "{script}", line 5, in init' in shown and f'File "{script}", line 2, in load' in shown
+    assert "ValueError: no weights here" in shown
+    assert str(Path(mlnb.__file__).parent) not in shown
+    assert shown.rstrip().splitlines()[-1] == "UsageError: init() failed (the traceback is above)"
+
+
 def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.CaptureFixture[str], diabetes_model_file: Path) -> None:
     model = shell.run_line_magic("register_model", f"again {diabetes_model_file} --tag area=diabetes --framework scikitlearn")
     assert model.id == "again:1" and model.tags == {"area": "diabetes"}
@@ -126,9 +154,10 @@ def test_a_failing_deploy_is_a_usage_error_after_the_traceback(
     shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     (tmp_path / "bad.py").write_text("def init():\n    raise ValueError('no model here')\n\ndef run(data):\n    return data\n")
-    with pytest.raises(UsageError, match="failed.*traceback is in the output above"):
+    with pytest.raises(UsageError, match="failed.*traceback is in the log above"):
         shell.run_line_magic("deploy", f"badsvc --model sklearn_regression_model --entry-script {tmp_path / 'bad.py'}")
-    assert "ValueError: no model here" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert (shown.out + shown.err).count("ValueError: no model here") == 1  # streamed with the log, not again
 
 
 def test_a_workspace_is_created_once_when_none_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
