@@ -76,6 +76,13 @@ def _user_frames(traceback: str) -> str:
     return "\n".join(kept)
 
 
+class _Interrupted(KeyboardInterrupt):
+    """A KeyboardInterrupt a magic has cleaned up after: IPython shows its one line, not a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
 def _key_values(pairs: list[str] | None) -> dict[str, str]:
     result = {}
     for pair in pairs or []:
@@ -233,8 +240,7 @@ class MlnbMagics(Magics):
             raise UsageError(str(failure).partition("\n")[0] + " (the traceback is in the log above)") from None
         except KeyboardInterrupt:
             service.delete()
-            print(f"\nmlnb: interrupted; removed {args.name}")
-            raise
+            raise _Interrupted(f"interrupted: service {args.name} was removed") from None
         return service
 
     @line_cell_magic

@@ -177,7 +177,9 @@ def _interrupt_after(seconds: float) -> threading.Timer:
     return timer
 
 
-def test_interrupting_deploy_leaves_no_process(shell: InteractiveShell, tmp_path: Path) -> None:
+def test_interrupting_deploy_leaves_no_process_and_says_so_in_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     (tmp_path / "slow.py").write_text("import time\n\ndef init():\n    time.sleep(60)\n\ndef run(data):\n    return data\n")
     workspace = Workspace(shell.magics_manager.registry["MlnbMagics"].workspace + "/.mlnb")
     seen: list[int] = []
@@ -193,10 +195,13 @@ def test_interrupting_deploy_leaves_no_process(shell: InteractiveShell, tmp_path
     watcher = threading.Thread(target=watch)
     watcher.start()
     timer = _interrupt_after(3)
-    with pytest.raises(KeyboardInterrupt):
-        shell.run_line_magic("deploy", f"slowsvc --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
+    result = shell.run_cell(f"%deploy slowsvc --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
     timer.cancel()
     watcher.join()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    shown = capsys.readouterr()
+    assert shown.out.rstrip().splitlines()[-1] == "KeyboardInterrupt: interrupted: service slowsvc was removed"
+    assert "Traceback" not in shown.out + shown.err
     assert Webservice.list(workspace) == []
     assert seen, "the server process was never recorded"
     assert not psutil.pid_exists(seen[0]) or psutil.Process(seen[0]).status() == psutil.STATUS_ZOMBIE
