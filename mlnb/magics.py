@@ -8,6 +8,7 @@ mistake (an unknown service or model, a missing file, a bad option) raises a pla
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -26,7 +27,7 @@ from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
-from mlnb.errors import DeploymentFailed, MlnbError
+from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ServiceNotFound
 from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
 
@@ -83,6 +84,11 @@ class _Interrupted(KeyboardInterrupt):
         return [f"KeyboardInterrupt: {self}"]
 
 
+def _did_you_mean(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
 def _key_values(pairs: list[str] | None) -> dict[str, str]:
     result = {}
     for pair in pairs or []:
@@ -130,7 +136,22 @@ class MlnbMagics(Magics):
             name, version = parse_model_id(reference)
         except MlnbError as error:
             raise UsageError(str(error)) from None
-        return Model(self._workspace(), name, version=version)
+        workspace = self._workspace()
+        try:
+            return Model(workspace, name, version=version)
+        except ModelNotFound as error:
+            names = sorted({model.name for model in Model.list(workspace)})
+            if name in names:  # the model exists, the version does not: the engine lists the versions
+                raise UsageError(f"{error} (%models lists them)") from None
+            raise UsageError(f"no model named {name!r}{_did_you_mean(name, names)} (%models lists them)") from None
+
+    def _service(self, name: str) -> Webservice:
+        workspace = self._workspace()
+        try:
+            return Webservice(workspace, name)
+        except ServiceNotFound:
+            names = [service.name for service in Webservice.list(workspace)]
+            raise UsageError(f"no service named {name!r}{_did_you_mean(name, names)} (%services lists them)") from None
 
     @property
     def _user_namespace(self) -> dict[str, Any]:
@@ -218,6 +239,8 @@ class MlnbMagics(Magics):
         half-made service.
         """
         args = parse_argstring(self.deploy, line)
+        if args.port is not None and not 1 <= args.port <= 65535:
+            raise UsageError(f"--port must be from 1 to 65535 (not {args.port}); omit it to pick a free one")
         workspace = self._workspace()
         models = [self._model(reference) for reference in args.model]
         inference_config = None
@@ -231,7 +254,13 @@ class MlnbMagics(Magics):
             memory_gb=args.memory,
             backend=args.backend or self.backend,
         )
-        service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)
+        try:
+            service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)
+        except PortInUse:
+            if config.port is None:
+                raise  # no free port at all: the engine's message says what to do
+            where = "omit --port" if args.port is not None else "set %config MlnbMagics.port = 0"
+            raise UsageError(f"port {config.port} is in use by another process; {where} to pick a free one") from None
         if args.no_wait:
             return service
         try:
@@ -257,7 +286,7 @@ class MlnbMagics(Magics):
         text = cell if cell is not None else rest
         if not text.strip():
             raise UsageError(f"no payload: %score {name} '{{\"data\": ...}}' or a variable name")
-        return score(Webservice(self._workspace(), name), self._payload(text))
+        return score(self._service(name), self._payload(text))
 
     @magic_arguments()
     @argument("name", help="service name")
@@ -271,7 +300,9 @@ class MlnbMagics(Magics):
         recommended ``{'cpu': …, 'memoryInGB': …}``. Interrupting the kernel stops it.
         """
         args = parse_argstring(self.profile, line)
-        service = Webservice(self._workspace(), args.name)
+        if args.duration is not None and not args.duration > 0:
+            raise UsageError(f"--duration must be > 0 (seconds), not {args.duration:g}")
+        service = self._service(args.name)
         concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
         if args.data is None:
             data: Any = [_swagger_example(service)]
@@ -294,7 +325,7 @@ class MlnbMagics(Magics):
     def logs(self, line: str) -> None:
         """Print a service's deployment and server logs."""
         args = parse_argstring(self.logs, line)
-        service = Webservice(self._workspace(), args.name)
+        service = self._service(args.name)
         if not args.follow:
             print(service.get_logs(tail=args.tail or self.log_lines), end="")
             return
@@ -323,7 +354,7 @@ class MlnbMagics(Magics):
     def undeploy(self, line: str) -> None:
         """Stop and remove a service."""
         args = parse_argstring(self.undeploy, line)
-        Webservice(self._workspace(), args.name).delete()
+        self._service(args.name).delete()
         print(f"deleted {args.name}")
 
     @line_magic

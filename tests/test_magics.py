@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -114,6 +115,8 @@ def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.Ca
 
     result = shell.run_cell_magic("score", "magicsvc", json.dumps(seed_payload))
     assert isinstance(result, ScoreResult) and result.status == 200 and len(result.body) == 2
+    with pytest.raises(UsageError, match=r"^no service named 'magicsv'; did you mean `magicsvc`\? \(%services lists them\)$"):
+        shell.run_line_magic("score", "magicsv {}")
     shell.user_ns["rows"] = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}
     assert len(shell.run_line_magic("score", "magicsvc rows").body) == 1
 
@@ -142,12 +145,26 @@ def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.Ca
         ("deploy", "svc --model sklearn_regression_model --port notanumber", "invalid int value"),
         ("register_model", "m /nonexistent/file.pkl", "does not exist"),
         ("score", "", "usage: %score NAME PAYLOAD"),
+        ("score", "ghost {}", r"^no service named 'ghost' \(%services lists them\)$"),
+        ("deploy", "svc --model sklearn_regresion_model", r"did you mean `sklearn_regression_model`\? \(%models lists them\)$"),
+        ("deploy", "svc --model sklearn_regression_model:7", r"has no version 7; registered versions: 1 \(%models lists them\)$"),
+        ("deploy", "svc --model sklearn_regression_model --port 70000", "--port must be from 1 to 65535"),
+        ("profile", "ghost --duration 0", r"^--duration must be > 0 \(seconds\), not 0$"),
     ],
 )
 def test_user_mistakes_are_usage_errors(shell: InteractiveShell, magic: str, line: str, message: str) -> None:
     with pytest.raises(UsageError, match=message) as error:
         shell.run_line_magic(magic, line)
     assert "\n" not in str(error.value)
+
+
+def test_a_taken_port_says_to_omit_port(shell: InteractiveShell) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=rf"^port {port} is in use by another process; omit --port to pick a free one$"):
+            shell.run_line_magic("deploy", f"svc --model sklearn_regression_model --entry-script score.py --port {port}")
 
 
 def test_a_failing_deploy_is_a_usage_error_after_the_traceback(
