@@ -21,19 +21,21 @@ import requests
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
 from traitlets import Enum, Int, Unicode
 
 from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
-from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ServiceNotFound
+from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ScoringError, ServiceNotFound
 from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FRAME = re.compile(r'^  File "([^"]+)", line \d+')
 _MLNB_ROOT = Path(__file__).resolve().parent
+_SCORE_LINE = re.compile(r"\s*(?:(?P<before>--no-raise)\s+)?(?P<name>[^-\s]\S*)(?:\s+(?P<after>--no-raise)(?=\s|$))?(?:\s+(?P<rest>.*?))?\s*", re.S)
 
 
 def _user_errors(method: F) -> F:
@@ -116,6 +118,8 @@ class MlnbMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._announced: Path | None = None
         self._dashboard: Any = None
+        # The last payload %score sent to each service that answered 200: %profile's fallback sample.
+        self._last_request: dict[str, Any] = {}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -275,18 +279,33 @@ class MlnbMagics(Magics):
     @line_cell_magic
     @_user_errors
     def score(self, line: str, cell: str | None = None) -> ScoreResult:
-        """Send a scoring request: ``%score NAME PAYLOAD`` (JSON or a variable name), or
-        ``%%score NAME`` with the JSON payload as the cell body.
+        """Send a scoring request: ``%score [--no-raise] NAME PAYLOAD`` (JSON or a variable
+        name), or ``%%score [--no-raise] NAME`` with the JSON payload as the cell body.
 
-        Shows the status, the latency and the response.
+        Shows the status, the latency and the response. An answer other than 200 is shown,
+        then fails the cell (so a notebook run stops at a broken service); ``--no-raise``
+        only shows it.
         """
-        name, _, rest = line.strip().partition(" ")
-        if not name:
-            raise UsageError("usage: %score NAME PAYLOAD, or %%score NAME with the payload in the cell")
+        parsed = _SCORE_LINE.fullmatch(line)
+        if parsed is None:
+            raise UsageError("usage: %score [--no-raise] NAME PAYLOAD, or %%score [--no-raise] NAME with the payload in the cell")
+        name, rest = parsed.group("name"), parsed.group("rest") or ""
+        no_raise = bool(parsed.group("before") or parsed.group("after"))
         text = cell if cell is not None else rest
         if not text.strip():
             raise UsageError(f"no payload: %score {name} '{{\"data\": ...}}' or a variable name")
-        return score(self._service(name), self._payload(text))
+        service, payload = self._service(name), self._payload(text)
+        try:
+            result = score(service, payload)
+        except ScoringError:  # no HTTP answer at all
+            raise UsageError(f"service {name} is not answering (state {service.state}); see %logs {name}") from None
+        if result.ok:
+            self._last_request[name] = payload
+        elif not no_raise:
+            display(result)
+            reason = result.message.strip().partition("\n")[0][:200]
+            raise UsageError(f"service {name} answered {result.status}: {reason}; see %logs {name}")
+        return result
 
     @magic_arguments()
     @argument("name", help="service name")

@@ -144,7 +144,7 @@ def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.Ca
         ("deploy", "svc --model sklearn_regression_model --entry-script missing.py", "does not exist"),
         ("deploy", "svc --model sklearn_regression_model --port notanumber", "invalid int value"),
         ("register_model", "m /nonexistent/file.pkl", "does not exist"),
-        ("score", "", "usage: %score NAME PAYLOAD"),
+        ("score", "", r"usage: %score \[--no-raise\] NAME PAYLOAD"),
         ("score", "ghost {}", r"^no service named 'ghost' \(%services lists them\)$"),
         ("deploy", "svc --model sklearn_regresion_model", r"did you mean `sklearn_regression_model`\? \(%models lists them\)$"),
         ("deploy", "svc --model sklearn_regression_model:7", r"has no version 7; registered versions: 1 \(%models lists them\)$"),
@@ -156,6 +156,42 @@ def test_user_mistakes_are_usage_errors(shell: InteractiveShell, magic: str, lin
     with pytest.raises(UsageError, match=message) as error:
         shell.run_line_magic(magic, line)
     assert "\n" not in str(error.value)
+
+
+_PICKY_SCRIPT = """\
+import json
+
+def init():
+    pass
+
+def run(data):
+    if "boom" in json.loads(data):
+        raise ValueError("boom in run()")
+    return {"echo": json.loads(data)}
+"""
+
+
+@pytest.fixture()
+def picky(shell: InteractiveShell, tmp_path: Path) -> str:
+    """A raw-body service (no schema, so no swagger example) whose run() raises on {"boom": ...}."""
+    (tmp_path / "picky.py").write_text(_PICKY_SCRIPT)
+    shell.run_line_magic("deploy", f"picky --model sklearn_regression_model --entry-script {tmp_path / 'picky.py'}")
+    return "picky"
+
+
+def test_a_failed_score_shows_the_answer_then_fails_the_cell(
+    shell: InteractiveShell, picky: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    result = shell.run_cell('%score picky {"boom": 1}')
+    assert not result.success and isinstance(result.error_in_exec, UsageError)
+    shown = capsys.readouterr()
+    assert "ScoreResult(status=500" in shown.out  # the answer is displayed before the error
+    assert shown.err.strip() == "UsageError: service picky answered 500: run() raised ValueError: boom in run(); see %logs picky"
+    kept = shell.run_line_magic("score", 'picky --no-raise {"boom": 1}')
+    assert kept.status == 500
+    assert shell.run_line_magic("score", '--no-raise picky {"boom": 2}').status == 500
+    assert shell.run_cell('%score picky {"fine": 1}').success
 
 
 def test_a_taken_port_says_to_omit_port(shell: InteractiveShell) -> None:
