@@ -28,8 +28,8 @@ from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
-from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ScoringError, ServiceNotFound
-from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
+from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ProfileFailed, ScoringError, ServiceNotFound
+from mlnb.profiling import ModelProfile, parse_concurrency, prepare_inputs, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -312,11 +312,16 @@ class MlnbMagics(Magics):
     @argument("--data", metavar="VAR_OR_FILE", help="sample requests: a variable (list or DataFrame) or a .jsonl/.csv file; default: the swagger example")
     @argument("--duration", type=float, metavar="SECONDS", help="budget for warm-up and load (default 30)")
     @argument("--concurrency", metavar="1,2,4", help="comma-separated concurrency levels")
+    @argument("--background", action="store_true", help="return the running profile at once (wait_for_profiling() later)")
     @line_magic
     @_user_errors
     def profile(self, line: str) -> ModelProfile:
         """Profile a deployed service: CPU, memory and latency under rising load, and a
         recommended ``{'cpu': …, 'memoryInGB': …}``. Interrupting the kernel stops it.
+
+        The first sample is sent once before the load starts; if it fails, nothing is
+        profiled. Without --data the samples are the swagger example, else the last
+        payload %score sent to the service that answered 200.
         """
         args = parse_argstring(self.profile, line)
         if args.duration is not None and not args.duration > 0:
@@ -324,16 +329,36 @@ class MlnbMagics(Magics):
         service = self._service(args.name)
         concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
         if args.data is None:
-            data: Any = [_swagger_example(service)]
+            data: Any = [self._default_sample(service)]
         elif args.data.isidentifier() and args.data in self._user_namespace:
             data = self._user_namespace[args.data]
         elif Path(args.data).is_file():
             data = args.data
         else:
             raise UsageError(f"--data {args.data!r} is neither a variable nor a file")
+        _preflight(service, prepare_inputs(data)[0])
         profile = profile_service(service, data, duration_s=args.duration, concurrency=concurrency)
-        profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+        if args.background:
+            return profile
+        try:
+            profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+        except ProfileFailed:  # wait_for_profiling has just printed the reason
+            raise UsageError(f"profiling {args.name} failed (the reason is in the line above)") from None
+        except KeyboardInterrupt:
+            raise _Interrupted(f"interrupted: profiling {args.name} stopped") from None
         return profile
+
+    def _default_sample(self, service: Webservice) -> Any:
+        """The swagger example of the service, else the last payload %score sent it."""
+        example = _swagger_example(service)
+        if example is not None:
+            return example
+        if service.name in self._last_request:
+            return self._last_request[service.name]
+        raise UsageError(
+            f"service {service.name} publishes no example input (its run() has no input_schema) and %score has "
+            f"sent it nothing yet; pass --data VAR_OR_FILE, or send one request with %score {service.name} PAYLOAD first"
+        )
 
     @magic_arguments()
     @argument("name", help="service name")
@@ -390,14 +415,26 @@ class MlnbMagics(Magics):
 
 
 def _swagger_example(service: Webservice) -> Any:
-    """The example input of a service's swagger document (its entry script's input sample)."""
+    """The example input of a service's swagger document (its entry script's input sample), if any."""
     try:
         document = requests.get(service.swagger_uri, timeout=10).json()
         return document["definitions"]["ServiceInput"]["example"]
     except (requests.RequestException, ValueError, KeyError):
+        return None
+
+
+def _preflight(service: Webservice, sample: Any) -> None:
+    """Send one sample before the load: a sample the service rejects would fail every request."""
+    try:
+        answer = score(service, sample)
+    except ScoringError:
+        raise UsageError(f"service {service.name} is not answering (state {service.state}); see %logs {service.name}") from None
+    if not answer.ok:
+        reason = answer.message.strip().partition("\n")[0][:200]
         raise UsageError(
-            f"service {service.name!r} publishes no example input; pass --data VAR_OR_FILE with sample requests"
-        ) from None
+            f"the first sample got {answer.status} from {service.name} ({reason}), so nothing was profiled; "
+            f"fix --data, or see %logs {service.name}"
+        )
 
 
 def load(shell: Any) -> None:

@@ -194,6 +194,31 @@ def test_a_failed_score_shows_the_answer_then_fails_the_cell(
     assert shell.run_cell('%score picky {"fine": 1}').success
 
 
+def test_profile_checks_one_request_first_and_falls_back_to_the_last_score(
+    shell: InteractiveShell, picky: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(UsageError, match="publishes no example input.*%score picky PAYLOAD first"):
+        shell.run_line_magic("profile", "picky --duration 2")
+    shell.user_ns["bad"] = ['{"boom": 1}']
+    capsys.readouterr()
+    started = time.monotonic()
+    assert not shell.run_cell("%profile picky --data bad --duration 20").success
+    assert time.monotonic() - started < 5  # stopped after the pre-flight request, not after the 20 s of load
+    shown = capsys.readouterr()
+    assert shown.err.strip() == (
+        "UsageError: the first sample got 500 from picky (run() raised ValueError: boom in run()), "
+        "so nothing was profiled; fix --data, or see %logs picky"
+    )
+    assert "requests" not in shown.out  # no load ran
+    shell.run_line_magic("score", 'picky {"fine": 1}')
+    started = time.monotonic()
+    profile = shell.run_line_magic("profile", "picky --duration 3 --concurrency 1 --background")
+    assert time.monotonic() - started < 2 and profile.state == "Running"
+    profile.wait_for_profiling()
+    details = profile.get_details()
+    assert details["levels"][0]["requests"] > 0 and details["errors"]["total"] == 0
+
+
 def test_a_taken_port_says_to_omit_port(shell: InteractiveShell) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
