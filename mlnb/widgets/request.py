@@ -117,6 +117,13 @@ class RequestPanel(widgets.VBox):
         self._service.options = names
         self._service.value = keep if keep in names else (names[0] if names else None)
 
+    def service_healthy(self, name: str) -> None:
+        """Fetch the swagger example again if ``name`` is selected and the editor still holds
+        the placeholder: a service chosen while it was starting had no example to give.
+        """
+        if self._service.value == name and self._payload.value == _FALLBACK_PAYLOAD:
+            self._fill_example()
+
     def _on_service(self, change: dict[str, Any]) -> None:
         if change["new"]:
             self._fill_example()
