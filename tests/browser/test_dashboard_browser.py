@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -158,6 +159,17 @@ _NEWEST_LINE_SHOWN = """
 """
 
 
+# Every box inside a panel that sticks out of it, left or right.
+_OUTSIDE_THE_PANEL = """
+(panel) => {
+  const bounds = panel.getBoundingClientRect();
+  return [...panel.querySelectorAll("*")].map((element) => [element, element.getBoundingClientRect()])
+    .filter(([, rect]) => rect.width > 0 && (rect.right > bounds.right + 1 || rect.left < bounds.left - 1))
+    .map(([element, rect]) => `${element.tagName}.${element.className}: ${rect.left}-${rect.right} (panel ${bounds.left}-${bounds.right})`);
+}
+"""
+
+
 def _assert_newest_line_shown(log, *, timeout: float = 20) -> dict:
     """Poll until the newest line of ``log`` (a Playwright locator) is visible; return what was seen."""
     log.scroll_into_view_if_needed()
@@ -208,6 +220,13 @@ def test_deploys_from_the_dashboard_in_chromium(project, jupyterlab, tmp_path):
             expect(page.locator(".mlnb-log:visible")).to_contain_text("loading part 60/60", timeout=30_000)
             _assert_newest_line_shown(page.locator(".mlnb-log:visible"))
             dashboard.screenshot(path=str(tmp_path / "logs.png"))
+            page.locator(".lm-TabBar-tab", has_text="Test").last.click()
+            request_panel = page.locator(".mlnb-request")
+            expect(request_panel.locator("textarea")).to_have_value(re.compile(r"10,\s+9,\s+8"), timeout=30_000)
+            request_panel.locator("button", has_text="Send").click()
+            expect(request_panel).to_contain_text("200 OK", timeout=30_000)
+            assert request_panel.evaluate(_OUTSIDE_THE_PANEL) == []
+            dashboard.screenshot(path=str(tmp_path / "test.png"))
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             print(f"the page when the test failed: {tmp_path / 'failure.png'}")
