@@ -24,8 +24,6 @@ SIGNATURES = json.loads((HERE / "azureml_signatures.json").read_text())["surface
 DIFFERENCES: dict[tuple[str, str], str] = {
     ("azureml.contrib.services.aml_request.AMLRequest", "__init__"):
         "(environ, body): the serving runtime builds the request for @rawhttp; entry scripts never make one",
-    ("azureml.contrib.services.aml_response.AMLResponse", "__init__"):
-        "the serving runtime's AMLResponse has no run_function_failed and defaults response_headers to None",
 }
 
 _CALLABLE = ("method", "staticmethod", "classmethod", "function")
