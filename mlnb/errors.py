@@ -20,7 +20,8 @@ so ``except LookupError`` keeps working for code that does not know mlnb::
     ├── DeploymentFailed
     ├── DeploymentTimeout            (TimeoutError)
     ├── ScoringError
-    └── ProfileFailed
+    ├── ProfileFailed
+    └── CollectedDataNotFound        (FileNotFoundError)
 
 Bugs are not MlnbErrors: they keep their own type and traceback.
 """
@@ -114,3 +115,7 @@ class ScoringError(MlnbError):
 
 class ProfileFailed(MlnbError):
     """A profiling run could not produce a result."""
+
+
+class CollectedDataNotFound(MlnbError, FileNotFoundError):
+    """No collected-data folder where one was asked for."""
