@@ -11,6 +11,11 @@ separate process, keep-alive, one connection per unit of concurrency, for 1-row 
 bodies at concurrency 1, 8 and 32. Each round starts each server fresh (cold start to the
 first 200 from ``/score``), warms it up, runs every cell and samples memory; servers take
 turns going first. The table shows medians over rounds and the ratio mlnb / azmlinfsrv.
+
+A second table measures monitoring (docs/monitoring.md) at 1 row, concurrency 8: mlnb with
+``--no-metrics``, with metrics (the default), with collection only and with both, four
+servers running side by side, their ``wrk`` runs interleaved round by round.
+``--monitoring-only`` runs just that table.
 """
 
 from __future__ import annotations
@@ -40,8 +45,11 @@ PAYLOADS = ("body1", "body100")
 CONCURRENCY = (1, 8, 32)
 _PEER_PACKAGES = {
     "azmlinfsrv": ["azureml-inference-server-http==1.5.1", "scikit-learn", "joblib", "inference-schema[numpy-support]"],
-    "mlnb": ["-r", str(REPO / "mlnb" / "serving" / "requirements.txt"), "scikit-learn", "joblib"],
+    "mlnb": ["-r", str(REPO / "mlnb" / "serving" / "requirements.txt"), "scikit-learn", "joblib", "pyarrow"],
 }
+#: mlnb's monitoring configurations: label, extra server arguments (the collect folder is added).
+VARIANTS = (("plain", ["--no-metrics"]), ("metrics", []), ("collect", ["--no-metrics", "--collect-dir"]),
+            ("both", ["--collect-dir"]))
 _LUA = """
 local f = io.open(os.getenv("BODY_FILE"), "rb"); local body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
@@ -68,11 +76,12 @@ class Peer:
 def _venv(name: str) -> Path:
     venv = VENVS / name
     marker = venv / ".installed"
-    if not marker.exists():
+    wanted = " ".join(_PEER_PACKAGES[name])
+    if not marker.exists() or marker.read_text() != wanted:
         print(f"installing {name} into {venv} ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *_PEER_PACKAGES[name]], check=True)
-        marker.touch()
+        marker.write_text(wanted)
     return venv
 
 
@@ -98,7 +107,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _command(name: str, models: Path, port: int, runtime: Path) -> tuple[list[str], dict[str, str]]:
+def _command(name: str, models: Path, port: int, runtime: Path,
+             extra: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
     venv = VENVS / name
     model_dir = models / "diabetes" / "1"
     env = {**os.environ, "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
@@ -108,7 +118,7 @@ def _command(name: str, models: Path, port: int, runtime: Path) -> tuple[list[st
                 "--port", str(port), "--health_port", str(_free_port()), "--worker_count", str(WORKERS)], env
     env["PYTHONPATH"] = str(runtime)
     return [str(venv / "bin" / "python"), "-m", "mlnb.serving", "--entry-script", script, "--model-dir",
-            str(model_dir), "--port", str(port), "--workers", str(WORKERS)], env
+            str(model_dir), "--port", str(port), "--workers", str(WORKERS), *extra], env
 
 
 def _first_200(url: str, body: bytes, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
@@ -157,6 +167,15 @@ def _memory(pid: int) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/score"
@@ -183,12 +202,7 @@ def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
                 print(f"  {peer.name:<10} {payload:<7} c={connections:<2} {rps:>9.0f} req/s  p50 {p50:.3f} ms  "
                       f"p99 {p99:.3f} ms  errors {errors}", flush=True)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         log.close()
 
 
@@ -216,14 +230,69 @@ def _table(azml: Peer, mlnb: Peer) -> str:
     return "\n".join(lines)
 
 
+def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
+    """mlnb with and without metrics and collection, side by side, at 1 row and concurrency 8."""
+    body = models / "body1.json"
+    cells = {label: Cell() for label, _ in VARIANTS}
+    procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    log = open(WORK / "monitoring.log", "ab")
+    try:
+        for label, extra in VARIANTS:
+            args = list(extra)
+            if args and args[-1] == "--collect-dir":
+                folder = WORK / "collect" / label
+                shutil.rmtree(folder, ignore_errors=True)
+                args.append(str(folder))
+            port = _free_port()
+            command, env = _command("mlnb", models, port, runtime, tuple(args))
+            proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
+            url = f"http://127.0.0.1:{port}/score"
+            procs[label] = proc, url
+            _first_200(url, body.read_bytes(), proc)
+            _wrk(url, body, 8, 2)
+        labels = [label for label, _ in VARIANTS]
+        for index in range(rounds):
+            order = labels[index % len(labels):] + labels[:index % len(labels)]
+            for label in order:
+                rps, p50, p99, errors = _wrk(procs[label][1], body, 8, duration)
+                cell = cells[label]
+                cell.rps.append(rps)
+                cell.p50_ms.append(p50)
+                cell.p99_ms.append(p99)
+                cell.errors += errors
+                print(f"  mlnb {label:<8} body1   c=8  {rps:>9.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  "
+                      f"errors {errors}", flush=True)
+    finally:
+        for proc, _ in procs.values():
+            _stop(proc)
+        log.close()
+    med = statistics.median
+    base = cells["plain"]
+    lines = [f"{'mlnb, 1 row, c=8':<18} | {'req/s':>7} {'vs plain':>8} | {'p50 ms':>7} {'+p50 ms':>8} | "
+             f"{'p99 ms':>7} {'err':>4}", "-" * 72]
+    for label, _ in VARIANTS:
+        cell = cells[label]
+        lines.append(f"{label:<18} | {med(cell.rps):>7.0f} {med(cell.rps) / med(base.rps) - 1:>+8.1%} | "
+                     f"{med(cell.p50_ms):>7.3f} {med(cell.p50_ms) - med(base.p50_ms):>+8.3f} | "
+                     f"{med(cell.p99_ms):>7.3f} {cell.errors:>4}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell")
+    parser.add_argument("--monitoring-only", action="store_true", help="only the monitoring table")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.monitoring_only:
+        runtime = _runtime_copy()
+        table = _monitoring(_prepare("mlnb"), runtime, args.rounds, args.duration)
+        print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
+        print(table)
+        return
     models = {name: _prepare(name) for name in ("azmlinfsrv", "mlnb")}
     runtime = _runtime_copy()
     peers = {name: Peer(name) for name in models}
@@ -233,8 +302,11 @@ def main() -> None:
         for name in order:
             _round(peers[name], models[name], runtime, args.duration)
     table = _table(peers["azmlinfsrv"], peers["mlnb"])
+    monitoring = _monitoring(models["mlnb"], runtime, args.rounds, args.duration)
     print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
     print(table)
+    print()
+    print(monitoring)
     (WORK / "results.json").write_text(json.dumps({name: peer.__dict__ | {"cells": {f"{k[0]}/c{k[1]}": v.__dict__
                                                    for k, v in peer.cells.items()}} for name, peer in peers.items()},
                                                   indent=2))
