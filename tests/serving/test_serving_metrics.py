@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ import pandas as pd
 import psutil
 import pytest
 import requests
-from conftest import Server, script
+from conftest import Server, script, wait_ready
 
 from mlnb.monitoring import parse_metrics
 from mlnb.serving.metrics import SYNC_S
@@ -144,6 +145,18 @@ def test_a_replaced_worker_keeps_its_counts_but_not_its_gauges(launch: object) -
     init = frame[frame["sample"] == "mlnb_init_duration_seconds"]
     assert list(map(int, init["pid"])) == [second]
     assert in_flight_when_quiet(server) == 1
+
+
+def test_a_worker_stopped_by_sigterm_keeps_its_last_counts(launch: object) -> None:
+    server: Server = launch(["--entry-script", script("raw.py"), "--workers", "1"])  # type: ignore[operator]
+    (worker,) = worker_pids(server)
+    time.sleep(SYNC_S)  # the fixture's ready probes are synced; what follows is not yet
+    for _ in range(5):
+        assert requests.post(server.score_url, data="x", timeout=10).status_code == 200
+    os.kill(worker, signal.SIGTERM)
+    psutil.Process(worker).wait(30)
+    wait_ready(server)
+    assert requests_by_status(settled(server, {200: 5})) == {200: 5}
 
 
 def test_the_metrics_folder_is_the_servers_own_and_goes_at_shutdown(launch: object, tmp_path: Path) -> None:
