@@ -17,8 +17,8 @@ from mlnb.monitoring._drift import EPSILON, DriftReport, drift, population_stabi
 from mlnb.monitoring._metrics import parse_metrics
 
 __all__ = [
-    "EPSILON",
     "DriftReport",
+    "EPSILON",
     "drift",
     "expand_inputs",
     "parse_metrics",
