@@ -132,6 +132,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         raise AssertionError  # parser.error exits
 
     cors = args.cors_origins if args.cors_origins is not None else env.get("AML_CORS_ORIGINS", "")
+    collect_dir = args.collect_dir or env.get("MLNB_COLLECT_DIR")  # monitoring
     settings = Settings(
         entry_script=entry_script,
         app_root=os.path.abspath(args.app_root or env.get("AML_APP_ROOT") or os.getcwd()),
@@ -146,7 +147,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         service_name=args.service_name or env.get("SERVICE_NAME") or "mlnb-service",
         # monitoring
         metrics=args.metrics if args.metrics is not None else _flag(parser, env, "MLNB_METRICS", True),
-        collect_dir=args.collect_dir or env.get("MLNB_COLLECT_DIR") or None,
+        collect_dir=os.path.abspath(collect_dir) if collect_dir else None,
         collect_interval_s=float(number(args.collect_interval_s, "MLNB_COLLECT_INTERVAL",
                                         DEFAULT_COLLECT_INTERVAL_S, float)),
         collect_buffer=int(number(args.collect_buffer, "MLNB_COLLECT_BUFFER", DEFAULT_COLLECT_BUFFER, int)),

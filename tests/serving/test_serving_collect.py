@@ -160,6 +160,7 @@ def test_collection_settings(tmp_path: Path) -> None:
                                                            "MLNB_COLLECT_INTERVAL": "2.5", "MLNB_COLLECT_BUFFER": "7"})
     assert (settings.collect_dir, settings.collect_interval_s, settings.collect_buffer) == (str(tmp_path), 2.5, 7)
     assert parse_settings(["--entry-script", "s.py"], {}).collect_dir is None
+    assert parse_settings(["--entry-script", "s.py", "--collect-dir", "data"], {}).collect_dir == os.path.abspath("data")
     for bad in (["--collect-interval", "0"], ["--collect-buffer", "0"]):
         with pytest.raises(SystemExit):
             parse_settings(["--entry-script", "s.py", "--collect-dir", str(tmp_path), *bad], {})
