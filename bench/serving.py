@@ -14,7 +14,9 @@ turns going first. The table shows medians over rounds and the ratio mlnb / azml
 
 A second table measures monitoring (docs/monitoring.md) at 1 row, concurrency 8: mlnb with
 ``--no-metrics``, with metrics (the default), with collection only and with both, four
-servers running side by side, their ``wrk`` runs interleaved round by round.
+servers running side by side, their ``wrk`` runs interleaved round by round; besides
+req/s and latency it reports the CPU time the server used per request (supervisor and
+workers, all threads), which other jobs on the machine disturb much less than throughput.
 ``--monitoring-only`` runs just that table.
 """
 
@@ -61,6 +63,7 @@ class Cell:
     rps: list[float] = field(default_factory=list)
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
     errors: int = 0
 
 
@@ -167,6 +170,12 @@ def _memory(pid: int) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a server: its supervisor and workers, every thread."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(sum(proc.cpu_times()[:2]) for proc in procs)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -254,14 +263,18 @@ def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
         for index in range(rounds):
             order = labels[index % len(labels):] + labels[:index % len(labels)]
             for label in order:
-                rps, p50, p99, errors = _wrk(procs[label][1], body, 8, duration)
+                proc, url = procs[label]
+                cpu = _cpu_s(proc.pid)
+                rps, p50, p99, errors = _wrk(url, body, 8, duration)
+                cpu_us = (_cpu_s(proc.pid) - cpu) / (rps * duration) * 1e6
                 cell = cells[label]
                 cell.rps.append(rps)
                 cell.p50_ms.append(p50)
                 cell.p99_ms.append(p99)
+                cell.cpu_us.append(cpu_us)
                 cell.errors += errors
                 print(f"  mlnb {label:<8} body1   c=8  {rps:>9.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  "
-                      f"errors {errors}", flush=True)
+                      f"server CPU {cpu_us:.0f} us/request  errors {errors}", flush=True)
     finally:
         for proc, _ in procs.values():
             _stop(proc)
@@ -269,12 +282,13 @@ def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
     med = statistics.median
     base = cells["plain"]
     lines = [f"{'mlnb, 1 row, c=8':<18} | {'req/s':>7} {'vs plain':>8} | {'p50 ms':>7} {'+p50 ms':>8} | "
-             f"{'p99 ms':>7} {'err':>4}", "-" * 72]
+             f"{'p99 ms':>7} {'err':>4} | {'CPU us/req':>10} {'vs plain':>8}", "-" * 96]
     for label, _ in VARIANTS:
         cell = cells[label]
         lines.append(f"{label:<18} | {med(cell.rps):>7.0f} {med(cell.rps) / med(base.rps) - 1:>+8.1%} | "
                      f"{med(cell.p50_ms):>7.3f} {med(cell.p50_ms) - med(base.p50_ms):>+8.3f} | "
-                     f"{med(cell.p99_ms):>7.3f} {cell.errors:>4}")
+                     f"{med(cell.p99_ms):>7.3f} {cell.errors:>4} | "
+                     f"{med(cell.cpu_us):>10.0f} {med(cell.cpu_us) / med(base.cpu_us) - 1:>+8.1%}")
     return "\n".join(lines)
 
 
