@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-__all__ = ["COLUMNS", "DROPPED_KEY", "Collector", "Row", "pyarrow_missing"]
+__all__ = ["COLUMNS", "DROPPED_KEY", "Collector", "Row", "partition_name", "pyarrow_missing"]
 
 #: Key of the per-file metadata entry that counts the rows dropped before the file.
 DROPPED_KEY = b"mlnb.dropped"

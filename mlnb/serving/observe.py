@@ -55,14 +55,8 @@ class Observer:
             from mlnb.serving.metrics import Metrics
 
             metrics = Metrics(routes)
-            started = time.perf_counter()
-            watch = metrics
-
-            def time_init() -> None:
-                ready.wait()
-                watch.init_finished(time.perf_counter() - started)
-
-            threading.Thread(target=time_init, name="mlnb-init-timer", daemon=True).start()
+            threading.Thread(target=_time_init, args=(metrics, ready, time.perf_counter()),
+                             name="mlnb-init-timer", daemon=True).start()
         collector = None
         if settings.collect_dir:
             collector = Collector(settings.collect_dir, service=settings.service_name,
@@ -105,3 +99,8 @@ class Observer:
                 self._exiting = True
             if self._exiting:
                 collector.flush()
+
+
+def _time_init(metrics: Metrics, ready: threading.Event, started: float) -> None:
+    ready.wait()
+    metrics.init_finished(time.perf_counter() - started)
