@@ -37,7 +37,7 @@ class Settings:
         cors_origins: Origins allowed to call the service from a browser (``*`` for any).
         auth_keys: Accepted keys for ``Authorization: Bearer <key>``; empty disables auth.
         max_body_mb: Largest accepted request body, in MiB.
-        service_name: The title of the swagger document.
+        service_name: The title of the swagger document and the ``service=`` folder of collected data.
         metrics: Whether ``GET /metrics`` serves Prometheus metrics.
         collect_dir: Where to collect each scoring request's data as Parquet, or ``None``.
         collect_interval_s: Seconds between writes of collected data.
