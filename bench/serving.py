@@ -14,10 +14,10 @@ turns going first. The table shows medians over rounds and the ratio mlnb / azml
 
 A second table measures monitoring (docs/monitoring.md) at 1 row, concurrency 8: mlnb with
 ``--no-metrics``, with metrics (the default), with collection only and with both, four
-servers running side by side, their ``wrk`` runs interleaved round by round; besides
-req/s and latency it reports the CPU time the server used per request (supervisor and
-workers, all threads), which other jobs on the machine disturb much less than throughput.
-``--monitoring-only`` runs just that table.
+servers running side by side (the collecting ones from an environment that also has
+pyarrow, as an image that collects does), their ``wrk`` runs interleaved round by round.
+Besides req/s and latency it reports the CPU time each server used per request
+(supervisor and workers, all threads). ``--monitoring-only`` runs just that table.
 """
 
 from __future__ import annotations
@@ -47,11 +47,15 @@ PAYLOADS = ("body1", "body100")
 CONCURRENCY = (1, 8, 32)
 _PEER_PACKAGES = {
     "azmlinfsrv": ["azureml-inference-server-http==1.5.1", "scikit-learn", "joblib", "inference-schema[numpy-support]"],
-    "mlnb": ["-r", str(REPO / "mlnb" / "serving" / "requirements.txt"), "scikit-learn", "joblib", "pyarrow"],
+    "mlnb": ["-r", str(REPO / "mlnb" / "serving" / "requirements.txt"), "scikit-learn", "joblib"],
 }
-#: mlnb's monitoring configurations: label, extra server arguments (the collect folder is added).
-VARIANTS = (("plain", ["--no-metrics"]), ("metrics", []), ("collect", ["--no-metrics", "--collect-dir"]),
-            ("both", ["--collect-dir"]))
+# Collection needs pyarrow, which an image gets only when it collects (and pandas then
+# imports it in every worker): those variants run from their own environment.
+_PEER_PACKAGES["mlnb-collect"] = [*_PEER_PACKAGES["mlnb"], "pyarrow"]
+#: mlnb's monitoring configurations: label, environment, extra server arguments (the
+#: collect folder is added after --collect-dir).
+VARIANTS = (("plain", "mlnb", ["--no-metrics"]), ("metrics", "mlnb", []),
+            ("collect", "mlnb-collect", ["--no-metrics", "--collect-dir"]), ("both", "mlnb-collect", ["--collect-dir"]))
 _LUA = """
 local f = io.open(os.getenv("BODY_FILE"), "rb"); local body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
@@ -82,7 +86,7 @@ def _venv(name: str) -> Path:
     wanted = " ".join(_PEER_PACKAGES[name])
     if not marker.exists() or marker.read_text() != wanted:
         print(f"installing {name} into {venv} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *_PEER_PACKAGES[name]], check=True)
         marker.write_text(wanted)
     return venv
@@ -242,24 +246,25 @@ def _table(azml: Peer, mlnb: Peer) -> str:
 def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
     """mlnb with and without metrics and collection, side by side, at 1 row and concurrency 8."""
     body = models / "body1.json"
-    cells = {label: Cell() for label, _ in VARIANTS}
+    cells = {label: Cell() for label, _, _ in VARIANTS}
     procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     log = open(WORK / "monitoring.log", "ab")
     try:
-        for label, extra in VARIANTS:
+        for label, venv, extra in VARIANTS:
+            _venv(venv)
             args = list(extra)
             if args and args[-1] == "--collect-dir":
                 folder = WORK / "collect" / label
                 shutil.rmtree(folder, ignore_errors=True)
                 args.append(str(folder))
             port = _free_port()
-            command, env = _command("mlnb", models, port, runtime, tuple(args))
+            command, env = _command(venv, models, port, runtime, tuple(args))
             proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
             url = f"http://127.0.0.1:{port}/score"
             procs[label] = proc, url
             _first_200(url, body.read_bytes(), proc)
             _wrk(url, body, 8, 2)
-        labels = [label for label, _ in VARIANTS]
+        labels = [label for label, _, _ in VARIANTS]
         for index in range(rounds):
             order = labels[index % len(labels):] + labels[:index % len(labels)]
             for label in order:
@@ -283,7 +288,7 @@ def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
     base = cells["plain"]
     lines = [f"{'mlnb, 1 row, c=8':<18} | {'req/s':>7} {'vs plain':>8} | {'p50 ms':>7} {'+p50 ms':>8} | "
              f"{'p99 ms':>7} {'err':>4} | {'CPU us/req':>10} {'vs plain':>8}", "-" * 96]
-    for label, _ in VARIANTS:
+    for label, _, _ in VARIANTS:
         cell = cells[label]
         lines.append(f"{label:<18} | {med(cell.rps):>7.0f} {med(cell.rps) / med(base.rps) - 1:>+8.1%} | "
                      f"{med(cell.p50_ms):>7.3f} {med(cell.p50_ms) - med(base.p50_ms):>+8.3f} | "
