@@ -15,7 +15,9 @@ turns going first. The table shows medians over rounds and the ratio mlnb / azml
 A second table measures monitoring (docs/monitoring.md) at 1 row, concurrency 8: mlnb with
 ``--no-metrics``, with metrics (the default), with collection only and with both, four
 servers running side by side (the collecting ones from an environment that also has
-pyarrow, as an image that collects does), their ``wrk`` runs interleaved round by round.
+pyarrow, as an image that collects does, and writing every second), their ``wrk`` runs
+interleaved round by round with a pause after each, so one server's background writing
+does not land in the next one's run.
 Besides req/s and latency it reports the CPU time each server used per request
 (supervisor and workers, all threads). ``--monitoring-only`` runs just that table.
 """
@@ -53,9 +55,13 @@ _PEER_PACKAGES = {
 # imports it in every worker): those variants run from their own environment.
 _PEER_PACKAGES["mlnb-collect"] = [*_PEER_PACKAGES["mlnb"], "pyarrow"]
 #: mlnb's monitoring configurations: label, environment, extra server arguments (the
-#: collect folder is added after --collect-dir).
+#: collect folder is added after --collect-dir). Collection writes every second, so most of
+#: its writing falls inside the variant's own run rather than in the next variant's.
 VARIANTS = (("plain", "mlnb", ["--no-metrics"]), ("metrics", "mlnb", []),
-            ("collect", "mlnb-collect", ["--no-metrics", "--collect-dir"]), ("both", "mlnb-collect", ["--collect-dir"]))
+            ("collect", "mlnb-collect", ["--no-metrics", "--collect-interval", "1", "--collect-dir"]),
+            ("both", "mlnb-collect", ["--collect-interval", "1", "--collect-dir"]))
+#: Pause after each monitoring run: the last write of a collecting server happens here.
+_SETTLE_S = 1.5
 _LUA = """
 local f = io.open(os.getenv("BODY_FILE"), "rb"); local body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
@@ -280,6 +286,7 @@ def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
                 cell.errors += errors
                 print(f"  mlnb {label:<8} body1   c=8  {rps:>9.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  "
                       f"server CPU {cpu_us:.0f} us/request  errors {errors}", flush=True)
+                time.sleep(_SETTLE_S)
     finally:
         for proc, _ in procs.values():
             _stop(proc)
