@@ -10,7 +10,7 @@ shutdown into one complete Parquet file per day present in the batch::
 Files are written under a hidden temporary name and renamed, so a reader never sees half a
 file, and a worker killed outright loses at most the rows of its current interval. Each
 file's key-value metadata holds ``mlnb.dropped``: the rows this worker dropped since its
-previous file. pyarrow is imported only when collection is on.
+previous file. pyarrow is imported only when collection is on, by the writer thread.
 """
 
 from __future__ import annotations
@@ -86,17 +86,7 @@ class Collector:
 
     def __init__(self, folder: str, *, service: str, interval_s: float, max_rows: int,
                  on_drop: Callable[[int], None] | None = None) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._pa = pa
-        self._pq = pq
-        fields: list[pa.Field[Any]] = [
-            pa.field("time", pa.timestamp("us", tz="UTC")), pa.field("request_id", pa.string()),
-            pa.field("method", pa.string()), pa.field("status", pa.int16()), pa.field("latency_ms", pa.float64()),
-            pa.field("run_ms", pa.float64()), pa.field("inputs", pa.string()), pa.field("outputs", pa.string()),
-        ]
-        self._schema = pa.schema(fields)
+        self._parquet: _Parquet | None = None
         self._root = os.path.join(os.path.abspath(folder), f"service={partition_name(service)}")
         self._interval_s = interval_s
         self._max_rows = max_rows
@@ -110,9 +100,6 @@ class Collector:
         # Starts at the clock so a later worker that gets the same pid cannot overwrite.
         self._seq = int(time.time() * 1000)
         self._stop = threading.Event()
-        # pyarrow imports pandas the first time it builds a table; do it now, not in the
-        # first flush while requests wait for the GIL.
-        pa.table({name: [] for name in COLUMNS}, schema=self._schema)
         self._thread = threading.Thread(target=self._main, name="mlnb-collect", daemon=True)
         self._thread.start()
         # multiprocessing's exit hook runs in granian's forked workers after SIGTERM (atexit
@@ -140,7 +127,7 @@ class Collector:
             if not rows and not dropped:
                 return
             try:
-                self._write(rows, dropped)
+                self._write(self._load(), rows, dropped)
             except Exception:  # a full disk must not kill the worker; say so
                 with self._drop_lock:
                     self._dropped += len(rows) + dropped
@@ -158,30 +145,73 @@ class Collector:
         self.flush()
 
     def _main(self) -> None:
+        with self._flush_lock:
+            self._load()
         while not self._stop.wait(self._interval_s):
             self.flush()
 
-    def _write(self, rows: list[Row], dropped: int) -> None:
-        pa = self._pa
+    def _load(self) -> _Parquet:
+        # Called under the flush lock; the writer thread does it first, at start-up.
+        if self._parquet is None:
+            self._parquet = _Parquet()
+        return self._parquet
+
+    def _write(self, parquet: _Parquet, rows: list[Row], dropped: int) -> None:
+        pa = parquet.pa
         by_day: dict[str, list[Any]] = {}
         for start in range(0, len(rows), _CHUNK_ROWS):
             chunk = rows[start:start + _CHUNK_ROWS]
             day = _day(min(row.end_time - row.latency_s for row in chunk))
             if day == _day(max(row.end_time for row in chunk)):
-                by_day.setdefault(day, []).append(self._batch(chunk))
+                by_day.setdefault(day, []).append(parquet.batch(chunk))
             else:  # the chunk spans midnight: each request goes to the day it started
                 for row in chunk:
-                    by_day.setdefault(_day(row.end_time - row.latency_s), []).append(self._batch([row]))
+                    by_day.setdefault(_day(row.end_time - row.latency_s), []).append(parquet.batch([row]))
             time.sleep(_YIELD_S)
         if not by_day:
             by_day[_day(time.time())] = []
         for index, (day, batches) in enumerate(sorted(by_day.items())):
             # The drops go with the first file of the batch, so they are counted once.
             metadata = {DROPPED_KEY: str(dropped if index == 0 else 0).encode()}
-            table = pa.Table.from_batches(batches, schema=self._schema).replace_schema_metadata(metadata)
-            self._write_file(day, table)
+            table = pa.Table.from_batches(batches, schema=parquet.schema).replace_schema_metadata(metadata)
+            self._write_file(parquet, day, table)
 
-    def _batch(self, rows: list[Row]) -> Any:
+    def _write_file(self, parquet: _Parquet, day: str, table: Any) -> None:
+        folder = os.path.join(self._root, f"date={day}")
+        os.makedirs(folder, exist_ok=True)
+        self._seq += 1
+        name = f"part-{self._pid}-{self._seq}.parquet"
+        # A leading dot hides the unfinished file from pyarrow's dataset reader.
+        temporary = os.path.join(folder, f".{name}.tmp")
+        parquet.pq.write_table(table, temporary)
+        os.replace(temporary, os.path.join(folder, name))
+
+
+class _Parquet:
+    """pyarrow and the file schema, loaded by the writer thread rather than at start-up.
+
+    Importing pyarrow (and pandas, which it pulls in the first time it builds a table) takes
+    most of a second. granian installs a worker's signal handlers only once the app is
+    built, and a SIGTERM before that is lost, so building the app must stay quick.
+    """
+
+    def __init__(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.pq = pq
+        fields: list[pa.Field[Any]] = [
+            pa.field("time", pa.timestamp("us", tz="UTC")), pa.field("request_id", pa.string()),
+            pa.field("method", pa.string()), pa.field("status", pa.int16()), pa.field("latency_ms", pa.float64()),
+            pa.field("run_ms", pa.float64()), pa.field("inputs", pa.string()), pa.field("outputs", pa.string()),
+        ]
+        self.schema = pa.schema(fields)
+        # Pulls pandas in now, not in the first flush while requests wait for the GIL.
+        pa.table({name: [] for name in COLUMNS}, schema=self.schema)
+
+    def batch(self, rows: list[Row]) -> Any:
+        """``rows`` as a record batch of the file schema."""
         columns: tuple[list[Any], ...] = (
             [int((row.end_time - row.latency_s) * 1_000_000) for row in rows],
             [row.request_id for row in rows],
@@ -192,19 +222,9 @@ class Collector:
             [_inputs_json(row) for row in rows],
             [_as_json(row.output) for row in rows],
         )
-        pa = self._pa
+        pa = self.pa
         return pa.RecordBatch.from_arrays([pa.array(values, type=field.type)
-                                           for values, field in zip(columns, self._schema, strict=True)], schema=self._schema)
-
-    def _write_file(self, day: str, table: Any) -> None:
-        folder = os.path.join(self._root, f"date={day}")
-        os.makedirs(folder, exist_ok=True)
-        self._seq += 1
-        name = f"part-{self._pid}-{self._seq}.parquet"
-        # A leading dot hides the unfinished file from pyarrow's dataset reader.
-        temporary = os.path.join(folder, f".{name}.tmp")
-        self._pq.write_table(table, temporary)
-        os.replace(temporary, os.path.join(folder, name))
+                                           for values, field in zip(columns, self.schema, strict=True)], schema=self.schema)
 
 
 def _day(timestamp: float) -> str:
