@@ -277,6 +277,7 @@ def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
                 proc, url = procs[label]
                 cpu = _cpu_s(proc.pid)
                 rps, p50, p99, errors = _wrk(url, body, 8, duration)
+                time.sleep(_SETTLE_S)  # the run's last write happens here, and counts
                 cpu_us = (_cpu_s(proc.pid) - cpu) / (rps * duration) * 1e6
                 cell = cells[label]
                 cell.rps.append(rps)
@@ -286,7 +287,6 @@ def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
                 cell.errors += errors
                 print(f"  mlnb {label:<8} body1   c=8  {rps:>9.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  "
                       f"server CPU {cpu_us:.0f} us/request  errors {errors}", flush=True)
-                time.sleep(_SETTLE_S)
     finally:
         for proc, _ in procs.values():
             _stop(proc)
