@@ -23,7 +23,8 @@ so ``except LookupError`` keeps working for code that does not know mlnb::
     ├── PushFailed
     ├── NotInSwarm
     ├── ScoringError
-    └── ProfileFailed
+    ├── ProfileFailed
+    └── CollectedDataNotFound        (FileNotFoundError)
 
 Bugs are not MlnbErrors: they keep their own type and traceback.
 """
@@ -129,3 +130,7 @@ class ScoringError(MlnbError):
 
 class ProfileFailed(MlnbError):
     """A profiling run could not produce a result."""
+
+
+class CollectedDataNotFound(MlnbError, FileNotFoundError):
+    """No collected-data folder where one was asked for."""

@@ -18,6 +18,7 @@ PACKAGES = [
     "mlnb.deploy.backends",
     "mlnb.image",
     "mlnb.kube",
+    "mlnb.monitoring",
     "mlnb.profiling",
     "mlnb.registry",
     "mlnb.widgets",
