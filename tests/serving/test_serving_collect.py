@@ -119,13 +119,22 @@ def test_sigterm_flushes_a_worker_and_the_server(launch: object, tmp_path: Path)
     assert len(read_collected(tmp_path)) == 32
 
 
+def _wait_on_disk(folder: Path, request_ids: list[str], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if list(folder.glob("service=*/date=*/part-*.parquet")) and set(request_ids) <= set(read_collected(folder)["request_id"]):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the collected rows did not reach {folder} within {timeout_s:g} s")
+
+
 def test_sigkill_loses_at_most_the_current_interval(launch: object, tmp_path: Path) -> None:
     server = collecting(launch, tmp_path, interval=0.5)
     victim = worker_pid(server)
     kept = [str(uuid.uuid4()) for _ in range(30)]
     for request_id in kept:
         assert post(server, "before", request_id).status_code == 200
-    time.sleep(1.5)  # more than an interval: these are on disk
+    _wait_on_disk(tmp_path, kept)  # written by an interval's flush (the first one also imports pyarrow)
     at_risk = [str(uuid.uuid4()) for _ in range(30)]
     for request_id in at_risk:
         assert post(server, "during", request_id).status_code == 200
