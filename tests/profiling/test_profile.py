@@ -151,7 +151,7 @@ def test_errors_are_counted_and_reported(project: tuple[Workspace, Model, Path])
     assert set(details["errors"]["by_status"]) == {500}
     assert "negative input" in details["errors"]["examples"][0]
     assert "no level met" in details["derivation"]["cpu"]  # 25 % errors is over the 1 % allowed
-    assert "failed requests" in profile._repr_html_()
+    assert "requests failed" in profile._repr_html_()
 
     everything_fails = Model.profile(
         workspace, "failing", [model], config, [bad], duration_s=3, concurrency=[1], backend="process"
