@@ -20,7 +20,7 @@ import pytest
 from mlnb import Environment, InferenceConfig, LocalWebservice, Model, Workspace
 from mlnb.cli import main
 from mlnb.errors import DeploymentFailed, InvalidConfiguration
-from mlnb.image import BuildContext, build_image, prune_images
+from mlnb.image import BuildContext, build_image, context_digest, prune_images
 
 pytestmark = pytest.mark.docker
 
@@ -63,6 +63,7 @@ class Builds:
         context = BuildContext(
             directory=self.context, dockerfile=dockerfile, requirements=(), service_requirements=(), requirements_origin="given",
             notes=(), labels={"mlnb.models": "m:1"}, base_image=self.base_image, wheelhouse=self.context,
+            digest=context_digest(self.context),
         )
         log: list[str] = []
         self.logs.append(log)
