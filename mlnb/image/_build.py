@@ -11,9 +11,7 @@ made; a successful one prunes the older images of the same service.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import tempfile
 import threading
@@ -74,7 +72,7 @@ def build_image(
     prunes = WORKSPACE_LABEL in labels and (SERVICE_LABEL in labels or PACKAGE_LABEL in labels)
     keep = keep_images_setting() if keep is None and prunes else keep
     ensure_base_image(context.base_image, client=client, log=log)
-    image_labels = {**labels, **context.labels, TAG_LABEL: tag, CONTEXT_LABEL: context_digest(context.directory)}
+    image_labels = {**labels, **context.labels, TAG_LABEL: tag, CONTEXT_LABEL: context.digest[:16]}
     ownership = {key: image_labels[key] for key in (WORKSPACE_LABEL, SERVICE_LABEL, PACKAGE_LABEL, TAG_LABEL, CONTEXT_LABEL) if key in image_labels}
     log(f"[mlnb] building image {tag} on {context.base_image}")
     created: list[str] = []
@@ -175,23 +173,6 @@ def label_stages(dockerfile: str, labels: Mapping[str, str]) -> str:
 def _quote(value: str) -> str:
     # A double-quoted Dockerfile word: backslash escapes, and no variable expansion.
     return json.dumps(value, ensure_ascii=False).replace("$", "\\$")
-
-
-def context_digest(directory: Path) -> str:
-    """A digest of a build context's files (names, modes, contents): the same context, the same digest."""
-    digest = hashlib.sha256()
-    for root, dirnames, filenames in os.walk(directory):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(root, name)
-            status = path.lstat()
-            digest.update(f"{path.relative_to(directory).as_posix()}\0{status.st_mode:o}\0".encode())
-            if path.is_symlink():
-                digest.update(os.readlink(path).encode())
-            else:
-                with open(path, "rb") as handle:
-                    digest.update(hashlib.file_digest(handle, "sha256").digest())
-    return digest.hexdigest()[:16]
 
 
 def ensure_base_image(image: str, *, client: docker.DockerClient | None = None, log: LogSink | None = None) -> None:

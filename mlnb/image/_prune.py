@@ -9,7 +9,8 @@ next build. Each is a few hundred MB. mlnb labels every image it builds
 - ``mlnb.workspace``: the workspace's ``.mlnb`` folder;
 - ``mlnb.service`` (a deployment: the service's name) or ``mlnb.package`` (``Model.package``:
   the package's image name);
-- ``mlnb.tag``: the tag mlnb built the image under (any tag in its repository is mlnb's);
+- ``mlnb.tag``: the tag mlnb built the image under (any tag in its repository, or in a
+  registry's copy of it as a push tags it, is mlnb's);
 - ``mlnb.context``: a digest of the build context, shared by an image and its stages;
 - ``mlnb.stage``: on the image of an earlier build stage, the stage's name.
 
@@ -284,7 +285,7 @@ def _veto(image: dict[str, Any], reason: str, remove: bool, in_use: dict[str, st
     if image["Id"] in in_use:
         return image, f"in use by container {in_use[image['Id']]}", False
     repository = _repository(image["Labels"].get(TAG_LABEL, ""))
-    foreign = [tag for tag in _tags(image) if _repository(tag) != repository]
+    foreign = [tag for tag in _tags(image) if not _same_repository(_repository(tag), repository)]
     if foreign:
         return image, f"also tagged {', '.join(foreign)}, which mlnb did not do", False
     return image, reason, True
@@ -294,6 +295,11 @@ def _repository(tag: str) -> str:
     """``"mlnb/svc:ab12"`` → ``"mlnb/svc"`` (a registry's port is not a tag)."""
     name, _, version = tag.rpartition(":")
     return name if name and "/" not in version else tag
+
+
+def _same_repository(name: str, repository: str) -> bool:
+    """Whether ``name`` is ``repository``, or a registry's copy of it (``host:5000/<repository>``, what a push tags)."""
+    return name == repository or name.endswith("/" + repository)
 
 
 def _remove(client: docker.DockerClient, image: dict[str, Any]) -> str | None:

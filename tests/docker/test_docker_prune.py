@@ -199,6 +199,7 @@ def test_a_dry_run_removes_nothing_and_a_tag_someone_added_is_respected(builds: 
     mine = f"mlnb-test-mine:{uuid.uuid4().hex[:12]}"
     docker_client.images.get(first).tag(mine)
     docker_client.images.get(second).tag(builds.tag.replace(":latest", ":content-key"))  # mlnb's repository: mlnb's tag
+    docker_client.images.get(second).tag(f"127.0.0.1:5000/{builds.tag.replace(':latest', ':v1')}")  # as a push tags it
     try:
         before = builds.images()
         preview = prune_images(builds.workspace, keep=0, dry_run=True)
@@ -206,7 +207,7 @@ def test_a_dry_run_removes_nothing_and_a_tag_someone_added_is_respected(builds: 
         assert "would remove" in str(preview) and "<table" in preview._repr_html_()
 
         report = prune_images(builds.workspace, keep=0)
-        assert builds.finals() == {first}  # kept for its other tag; the second image went, both its tags
+        assert builds.finals() == {first}  # kept for its other tag; the second image went, with its three tags
         assert not builds.exists(second)
         entry, stage = sorted(report.kept, key=lambda image: image.stage or "")
         assert entry.reason == f"also tagged {mine}, which mlnb did not do" and entry.tags == (mine,)

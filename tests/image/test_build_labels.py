@@ -1,15 +1,13 @@
-"""How a build labels its stages and names its context, and the image-keeping setting,
+"""How a build labels its stages, and the image-keeping setting,
 without an engine (tests/docker/test_docker_prune.py builds and prunes for real)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from mlnb.errors import InvalidConfiguration
 from mlnb.image import DEFAULT_KEEP_IMAGES, keep_images_setting, render_dockerfile
-from mlnb.image._build import context_digest, label_stages
+from mlnb.image._build import label_stages
 
 LABELS = {"mlnb.workspace": "/home/ana/my project/.mlnb", "mlnb.service": "svc"}
 
@@ -51,21 +49,6 @@ def test_label_values_are_quoted_for_the_dockerfile() -> None:
 
 def test_a_single_stage_gets_no_label_line() -> None:
     assert label_stages("FROM a\nRUN true\n", LABELS) == "FROM a\nRUN true\n"
-
-
-def test_the_context_digest_follows_names_modes_and_contents(tmp_path: Path) -> None:
-    (tmp_path / "source").mkdir()
-    (tmp_path / "source" / "score.py").write_text("def run(data): return data\n")
-    (tmp_path / "Dockerfile").write_text("FROM a\n")
-    first = context_digest(tmp_path)
-    assert context_digest(tmp_path) == first and len(first) == 16
-    (tmp_path / "source" / "score.py").touch()  # a new mtime alone is the same context
-    assert context_digest(tmp_path) == first
-    (tmp_path / "source" / "score.py").chmod(0o755)
-    moded = context_digest(tmp_path)
-    assert moded != first
-    (tmp_path / "source" / "score.py").write_text("def run(data): return [data]\n")
-    assert context_digest(tmp_path) not in (first, moded)
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, DEFAULT_KEEP_IMAGES), ("", DEFAULT_KEEP_IMAGES), ("0", 0), (" 5 ", 5)])
