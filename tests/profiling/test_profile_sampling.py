@@ -15,7 +15,7 @@ import pytest
 
 from mlnb import InferenceConfig, Model, Webservice, Workspace
 from mlnb.deploy._records import ServiceRecord
-from mlnb.deploy.backends import Sample, Sampler, register_backend
+from mlnb.deploy.backends import Sample, Sampler, register_backend, unregister_backend
 from mlnb.deploy.backends._process import ProcessBackend
 from mlnb.errors import ProfileFailed
 
@@ -84,10 +84,13 @@ class SwappedSamplerBackend(ProcessBackend):
 
 
 @pytest.fixture()
-def backend() -> Iterator[SwappedSamplerBackend]:
+def backend(project: tuple[Workspace, Model, Path]) -> Iterator[SwappedSamplerBackend]:
     instance = SwappedSamplerBackend()
     register_backend(BACKEND, lambda: instance)
     yield instance
+    for service in Webservice.list(project[0]):  # before the name goes: the project's own cleanup comes later
+        service.delete()
+    unregister_backend(BACKEND)
 
 
 def _profile(project: tuple[Workspace, Model, Path], name: str, duration_s: float = 3) -> object:
