@@ -64,6 +64,7 @@ def skip(reason: str) -> Kind:
 
 
 _NEEDS_CLUSTER = skip("needs a Kubernetes cluster (none can run here); tests/kube check the manifests with kubectl kustomize")
+_PRUNES_ENGINE_IMAGES = skip("removes images on the Docker engine; tests/docker/test_docker_prune.py runs mlnb prune against images it built")
 _NEEDS_DOCKER = skip("needs a Docker engine and an image; tests/docker/test_packaging_image.py builds and runs a saved Dockerfile")
 SEED = '{"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}'
 
@@ -93,6 +94,9 @@ COMMANDS: dict[tuple[str, str], Kind] = {
      "-r requirements.txt"): skip("what mlnb.image runs to fill the wheelhouse (tests/image); it downloads from the index"),
     ("docs/packaging.md", "docker build -t myimage imagefiles"): _NEEDS_DOCKER,
     ("docs/packaging.md", "docker run -p 6789:5001 myimage"): _NEEDS_DOCKER,
+    ("docs/packaging.md", "mlnb prune --dry-run"): _PRUNES_ENGINE_IMAGES,
+    ("docs/packaging.md", "mlnb prune --keep 1"): _PRUNES_ENGINE_IMAGES,
+    ("docs/packaging.md", "mlnb prune --all-workspaces"): _PRUNES_ENGINE_IMAGES,
     ("docs/packaging.md", "curl -X POST -H 'Content-Type: application/json' -d "
      "'{\"data\": [[1,2,3,4,5,6,7,8,9,10]]}' http://localhost:6789/score"): _NEEDS_DOCKER,
     ("docs/registry.md", "mlnb model register -n NAME -p PATH [--tag k=v]... [--property k=v]... "
