@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from mlnb.serving._keys import KeysFileError
 from mlnb.serving.app import ScoringApp
 from mlnb.serving.entry_script import EntryScript, load_entry_script
 from mlnb.serving.scorer import Scorer
@@ -23,6 +24,13 @@ def create_app() -> ScoringApp:
     """
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
     state = WorkerState.from_env()
+    try:
+        keys = settings.auth_keys()  # read here, so no key is in any process's arguments or environment
+    except KeysFileError as exc:
+        print(f"mlnb.serving: worker pid {os.getpid()} cannot start: {exc}", file=sys.stderr, flush=True)
+        if state is not None:
+            state.mark_init_failed()
+        os._exit(EXIT_INIT_FAILED)
     install_azureml_shim()
 
     def load() -> EntryScript:
@@ -41,4 +49,4 @@ def create_app() -> ScoringApp:
 
     scorer = Scorer(load, on_ready=on_ready, on_init_failed=on_init_failed)
     scorer.start()
-    return ScoringApp(settings, scorer)
+    return ScoringApp(settings, scorer, keys=keys)
