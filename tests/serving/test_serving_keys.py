@@ -32,7 +32,7 @@ def run_server(runtime_dir: Path, *args: str, env: dict[str, str] | None = None)
     """Run the server to completion (it is expected to refuse to start)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "MLNB_", "AML_"))}
     return subprocess.run([sys.executable, "-m", "mlnb.serving", "--entry-script", script("raw.py"), *args],
-                          capture_output=True, text=True, timeout=60, cwd=runtime_dir,
+                          check=False, capture_output=True, text=True, timeout=60, cwd=runtime_dir,
                           env={**environ, "PYTHONPATH": str(runtime_dir), **(env or {})})
 
 
