@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from mlnb.serving._keys import KeysFileError
 from mlnb.serving.app import ScoringApp
 from mlnb.serving.entry_script import EntryScript, load_entry_script
 from mlnb.serving.scorer import Scorer
@@ -33,6 +34,13 @@ def create_app() -> ScoringApp:
     _die_with_the_server()
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
     state = WorkerState.from_env()
+    try:
+        keys = settings.auth_keys()  # read here, so no key is in any process's arguments or environment
+    except KeysFileError as exc:
+        print(f"mlnb.serving: worker pid {os.getpid()} cannot start: {exc}", file=sys.stderr, flush=True)
+        if state is not None:
+            state.mark_init_failed()
+        os._exit(EXIT_INIT_FAILED)
     install_azureml_shim()
 
     def load() -> EntryScript:
@@ -53,7 +61,7 @@ def create_app() -> ScoringApp:
     scorer.start()
     if os.environ.get(LISTEN_AFTER_INIT_ENV) == "1":
         scorer.ready.wait()  # granian binds this worker's socket when the factory returns
-    return ScoringApp(settings, scorer)
+    return ScoringApp(settings, scorer, keys=keys)
 
 
 def _die_with_the_server() -> None:
