@@ -23,7 +23,7 @@ from traitlets import Enum, Int, Unicode
 from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
-from mlnb.deploy import ScriptCheck, Webservice, check_entry_script
+from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
 from mlnb.errors import MlnbError
 from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
@@ -268,16 +268,9 @@ class MlnbMagics(Magics):
 
     @line_magic
     @_user_errors
-    def services(self, line: str) -> Any:
-        """The services of the workspace, as a table."""
-        import pandas as pd
-
-        rows = [
-            {"name": s.name, "state": s.state, "backend": s.backend, "port": s.port, "models": ", ".join(s.models),
-             "scoring_uri": s.scoring_uri}
-            for s in Webservice.list(self._workspace())
-        ]
-        return pd.DataFrame(rows, columns=["name", "state", "backend", "port", "models", "scoring_uri"])
+    def services(self, line: str) -> ServiceList:
+        """The services of the workspace, as a table (``.to_dataframe()`` for a DataFrame)."""
+        return Webservice.list(self._workspace())
 
     @line_magic
     @_user_errors
