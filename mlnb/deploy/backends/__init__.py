@@ -1,7 +1,7 @@
 """Deployment backends, by name: ``docker``, ``process`` and any registered test double.
 
-Each backend owns everything backend-specific (start, stop, reload, state, logs and its
-resource sampler), so nothing outside this package asks which backend a service is on.
+Each backend owns everything backend-specific (start, the safe switch to a new version,
+stop, state, logs and its resource sampler), so nothing outside this package asks which backend a service is on.
 The Docker backend is imported only when asked for: docker-py loads on first use.
 """
 
