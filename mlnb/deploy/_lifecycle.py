@@ -240,7 +240,7 @@ def _switch(
     except MlnbError as error:
         old = "the old one is still serving" if old_serving else f"the old one is not running either (state {record.state})"
         deployment.log(f"[mlnb] {what} failed: the new version failed: {error}; {old}")
-        _drop_generated(inference_config, unless=_restore(workspace, record)[1])
+        _drop_generated(inference_config, unless=InferenceConfig.deserialize(record.spec["inferenceConfig"]))
         message = f"service {record.name!r}: the new version failed: {error}; {old}"
         logs = error.logs if isinstance(error, DeploymentFailed) else ""
         traceback = last_traceback(logs)
@@ -248,7 +248,7 @@ def _switch(
     deployment.log(f"[mlnb] {what} of {record.name!r} done: the new version serves on 127.0.0.1:{port}")
     records.update(workspace, record.name, backend=backend.name, port=port, spec=_spec(models, deployment), runtime=runtime,
                    keys=keys, state="Healthy", error=None)
-    _drop_generated(_restore(workspace, record)[1], unless=inference_config)
+    _drop_generated(InferenceConfig.deserialize(record.spec["inferenceConfig"]), unless=inference_config)
 
 
 def _drop_generated(inference_config: InferenceConfig, *, unless: InferenceConfig) -> None:

@@ -1,9 +1,10 @@
 """Lifecycle decisions against the fake backend: nothing running is destroyed before its
-replacement is proven."""
+replacement is proven, and one change of a service runs at a time."""
 
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
 from mlnb.deploy import _records as records
+from mlnb.deploy._lock import ServiceLock
 from mlnb.deploy.backends import FakeBackend, register_backend
-from mlnb.errors import DeploymentFailed, DockerUnavailable, InvalidConfiguration, PortInUse
+from mlnb.errors import DeploymentFailed, DockerUnavailable, InvalidConfiguration, PortInUse, ServiceBusy
 
 
 @pytest.fixture()
@@ -115,3 +117,42 @@ def test_repr_of_a_deleted_service(running: tuple[Workspace, Model, InferenceCon
         assert "Deleted" in handle._repr_html_()
         assert handle.state == "Deleted"
     assert records.find(workspace, "svc") is None
+
+
+def test_a_change_under_way_makes_others_busy(
+    running: tuple[Workspace, Model, InferenceConfig, Webservice], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlnb.deploy import _lifecycle
+
+    workspace, model, config, service = running
+    monkeypatch.setattr(_lifecycle, "_DELETE_WAIT_SECONDS", 0.3)
+    with ServiceLock(workspace, "svc"):  # what another kernel's update holds
+        for change in (
+            lambda: Model.deploy(workspace, "svc", [model], config, _fake(), overwrite=True),
+            lambda: service.update(inference_config=config),
+            service.reload,
+            lambda: service.regen_key("Primary"),
+            service.delete,
+        ):
+            with pytest.raises(ServiceBusy, match="'svc' is busy.*try again"):
+                change()
+    assert service.state == "Healthy"
+    service.update(inference_config=config)  # free again
+
+
+def test_a_background_start_knows_when_it_was_superseded(
+    running: tuple[Workspace, Model, InferenceConfig, Webservice], fake: FakeBackend
+) -> None:
+    workspace, model, config, service = running
+    deployment = fake.services["svc"].deployment
+    runtime = service._record.runtime
+    assert deployment.commit is not None
+    with deployment.commit(runtime, threading.Event()) as current:
+        assert current  # still the recorded version: a backend may start its server
+    service.update(inference_config=config)
+    with deployment.commit(runtime, threading.Event()) as current:
+        assert not current  # replaced meanwhile
+    cancel = threading.Event()
+    cancel.set()
+    with ServiceLock(workspace, "svc"), deployment.commit(service._record.runtime, cancel) as current:
+        assert not current  # cancelled while another change holds the lock: gives up

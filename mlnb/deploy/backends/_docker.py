@@ -135,13 +135,13 @@ class DockerBackend:
             commit = deployment.commit or _always_current
             with commit(runtime, cancel) as current:
                 if cancel.is_set() or not current:
-                    deployment.log("[mlnb] deployment cancelled")
-                    return
+                    return  # deleted or replaced meanwhile: not ours to start any more
                 self._run(deployment, runtime, runtime["image"], source=None)
         except Exception as error:  # the thread's only way to report is the marker and the log
             message = str(error) if isinstance(error, MlnbError) else f"{type(error).__name__}: {error}"
-            deployment.log(f"[mlnb] error: {message}")
-            (deployment.folder / _FAILURE_MARKER).write_text(message)
+            with contextlib.suppress(FileNotFoundError):  # the service folder goes with a delete
+                deployment.log(f"[mlnb] error: {message}")
+                (deployment.folder / _FAILURE_MARKER).write_text(message)
         finally:
             (deployment.folder / _BUILDING_MARKER).unlink(missing_ok=True)
 
@@ -331,6 +331,7 @@ class DockerBackend:
         container runs the old one's image with the source directory copied in.
         """
         old = record.runtime
+        self._cancel_build(old.get("container"))  # an image this process is still building for the old version
         same_port = deployment.port == record.port and bool(old.get("holder"))
         runtime = self._runtime(deployment, generation=int(old.get("generation", 0)) + 1, holder=old["holder"] if same_port else None)
         with _engine():
@@ -387,14 +388,17 @@ class DockerBackend:
             DockerUnavailable: when the engine does not answer (nothing is removed).
         """
         name = record.runtime.get("container")
-        if name in self._cancels:
-            self._cancels[name].set()
-            self._builds[name].join(_CANCEL_WAIT_SECONDS)
+        self._cancel_build(name)
         with _engine():
             self._remove_container(name)
             self._remove_container(record.runtime.get("holder"))
             if "workspace" in record.runtime:
                 self._remove_service_containers({"mlnb.workspace": record.runtime["workspace"], "mlnb.service": record.name})
+
+    def _cancel_build(self, name: str | None) -> None:
+        if name in self._cancels:
+            self._cancels[name].set()
+            self._builds[name].join(_CANCEL_WAIT_SECONDS)
 
     def _stop_gracefully(self, name: str | None) -> None:
         container = self._get(name)
