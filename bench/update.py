@@ -171,6 +171,12 @@ def bench_backend(backend: str, folder: Path, rounds: int) -> dict[str, dict[str
             print(f"{backend}: {name} done", file=sys.stderr, flush=True)
     finally:
         service.delete()
+        if backend == "docker":  # the images of a throw-away workspace are no cache for anyone
+            from mlnb.image import connect
+
+            client = connect()
+            for image in client.images.list(filters={"label": f"mlnb.workspace={ws.path}"}):
+                client.images.remove(image.id, force=True)
     return results
 
 
