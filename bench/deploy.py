@@ -7,12 +7,16 @@ For the sklearn demo model and the seed's entry script it prints:
 
 - cold: a first deploy with a dependency set the engine has never built: the wheelhouse
   is resolved from scratch and the dependency layer is built anew (the base image is
-  present, pip's own download cache is not cleared). A unique, inert extra requirement
-  (``pip>=0,!=0.0.<random>``) makes the set new; everything else is the demo's.
-- identical redeploy: ``Model.deploy(..., overwrite=True)`` with nothing changed;
+  present, pip's own download cache is not cleared). A unique, inert extra constraint
+  (``threadpoolctl!=0.0.<random>``, a dependency of scikit-learn that the demo installs anyway) makes the set new;
+  everything else is the demo's.
+- identical redeploy: ``Model.deploy(..., overwrite=True)`` with nothing changed (the
+  image of the same content exists, so nothing is built);
 - script change: ``service.update(inference_config=...)`` after editing score.py;
 - reload: ``service.reload()`` after editing score.py (no image build);
-- the image size.
+- the image size, and what it is made of: the base image, the wheels the service needs
+  (as downloaded, compressed) and the venv they install into (uncompressed, bytecode
+  included). Base image plus installed venv is the floor of any image that runs them.
 
 Each warm figure is the median of three runs.
 """
@@ -53,7 +57,7 @@ def bench_backend(backend: str, folder: Path) -> dict[str, float | str]:
     source.mkdir(parents=True)
     (source / "score.py").write_text(ENTRY_SCRIPT)
     inferred = infer_dependencies(source, artifacts=[model.checkout()]).requirements
-    fresh = Environment.from_pip_packages("bench", [*inferred, f"pip>=0,!=0.0.{uuid.uuid4().int % 10**9}"])
+    fresh = Environment.from_pip_packages("bench", [*inferred, f"threadpoolctl!=0.0.{uuid.uuid4().int % 10**9}"])
     config = InferenceConfig("score.py", source_directory=source, environment=fresh)
     deployment = LocalWebservice.deploy_configuration(backend=backend)
     results: dict[str, float | str] = {}
@@ -80,12 +84,27 @@ def bench_backend(backend: str, folder: Path) -> dict[str, float | str]:
     results["script change (update)"] = statistics.median(_timed(update) for _ in range(3))
     results["reload"] = statistics.median(_timed(reload) for _ in range(3))
     if backend == "docker":
-        from mlnb.deploy.backends._docker import connect
-
-        image = connect().images.get(service._record.runtime["image"])
-        results["image size"] = f"{image.attrs['Size'] / 1e6:.0f} MB"
+        results.update(_image_sizes(service, ws.cache_dir / "wheelhouse"))
     service.delete()
     return results
+
+
+def _image_sizes(service: Webservice, wheelhouse_cache: Path) -> dict[str, float | str]:
+    from mlnb.image import connect, resolve_base_image
+
+    client = connect()
+    image = client.images.get(service._record.runtime["image"])
+    base = client.images.get(resolve_base_image())
+    # The wheelhouse this image was built from: the image's label names it.
+    wheelhouse = wheelhouse_cache / image.labels["mlnb.wheelhouse"]
+    wheels = sum(wheel.stat().st_size for wheel in wheelhouse.glob("*.whl"))
+    venv = client.containers.run(image.id, ["du", "-sb", "/opt/mlnb/venv"], remove=True, entrypoint=[]).split()[0]
+    return {
+        "image size": f"{image.attrs['Size'] / 1e6:.0f} MB",
+        "  base image": f"{base.attrs['Size'] / 1e6:.0f} MB",
+        "  wheels (download)": f"{wheels / 1e6:.0f} MB",
+        "  venv (installed)": f"{int(venv) / 1e6:.0f} MB",
+    }
 
 
 def main() -> None:

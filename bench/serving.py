@@ -11,6 +11,15 @@ separate process, keep-alive, one connection per unit of concurrency, for 1-row 
 bodies at concurrency 1, 8 and 32. Each round starts each server fresh (cold start to the
 first 200 from ``/score``), warms it up, runs every cell and samples memory; servers take
 turns going first. The table shows medians over rounds and the ratio mlnb / azmlinfsrv.
+
+A second table measures monitoring (docs/monitoring.md) at 1 row, concurrency 8: mlnb with
+``--no-metrics``, with metrics (the default), with collection only and with both, four
+servers running side by side (the collecting ones from an environment that also has
+pyarrow, as an image that collects does, and writing every second), their ``wrk`` runs
+interleaved round by round with a pause after each, so one server's background writing
+does not land in the next one's run.
+Besides req/s and latency it reports the CPU time each server used per request
+(supervisor and workers, all threads). ``--monitoring-only`` runs just that table.
 """
 
 from __future__ import annotations
@@ -42,6 +51,17 @@ _PEER_PACKAGES = {
     "azmlinfsrv": ["azureml-inference-server-http==1.5.1", "scikit-learn", "joblib", "inference-schema[numpy-support]"],
     "mlnb": ["-r", str(REPO / "mlnb" / "serving" / "requirements.txt"), "scikit-learn", "joblib"],
 }
+# Collection needs pyarrow, which an image gets only when it collects (and pandas then
+# imports it in every worker): those variants run from their own environment.
+_PEER_PACKAGES["mlnb-collect"] = [*_PEER_PACKAGES["mlnb"], "pyarrow"]
+#: mlnb's monitoring configurations: label, environment, extra server arguments (the
+#: collect folder is added after --collect-dir). Collection writes every second, so most of
+#: its writing falls inside the variant's own run rather than in the next variant's.
+VARIANTS = (("plain", "mlnb", ["--no-metrics"]), ("metrics", "mlnb", []),
+            ("collect", "mlnb-collect", ["--no-metrics", "--collect-interval", "1", "--collect-dir"]),
+            ("both", "mlnb-collect", ["--collect-interval", "1", "--collect-dir"]))
+#: Pause after each monitoring run: the last write of a collecting server happens here.
+_SETTLE_S = 1.5
 _LUA = """
 local f = io.open(os.getenv("BODY_FILE"), "rb"); local body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
@@ -53,6 +73,7 @@ class Cell:
     rps: list[float] = field(default_factory=list)
     p50_ms: list[float] = field(default_factory=list)
     p99_ms: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
     errors: int = 0
 
 
@@ -68,11 +89,12 @@ class Peer:
 def _venv(name: str) -> Path:
     venv = VENVS / name
     marker = venv / ".installed"
-    if not marker.exists():
+    wanted = " ".join(_PEER_PACKAGES[name])
+    if not marker.exists() or marker.read_text() != wanted:
         print(f"installing {name} into {venv} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *_PEER_PACKAGES[name]], check=True)
-        marker.touch()
+        marker.write_text(wanted)
     return venv
 
 
@@ -98,7 +120,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _command(name: str, models: Path, port: int, runtime: Path) -> tuple[list[str], dict[str, str]]:
+def _command(name: str, models: Path, port: int, runtime: Path,
+             extra: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
     venv = VENVS / name
     model_dir = models / "diabetes" / "1"
     env = {**os.environ, "AZUREML_MODEL_DIR": str(model_dir), "PYTHONUNBUFFERED": "1"}
@@ -108,7 +131,7 @@ def _command(name: str, models: Path, port: int, runtime: Path) -> tuple[list[st
                 "--port", str(port), "--health_port", str(_free_port()), "--worker_count", str(WORKERS)], env
     env["PYTHONPATH"] = str(runtime)
     return [str(venv / "bin" / "python"), "-m", "mlnb.serving", "--entry-script", script, "--model-dir",
-            str(model_dir), "--port", str(port), "--workers", str(WORKERS)], env
+            str(model_dir), "--port", str(port), "--workers", str(WORKERS), *extra], env
 
 
 def _first_200(url: str, body: bytes, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
@@ -157,6 +180,21 @@ def _memory(pid: int) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a server: its supervisor and workers, every thread."""
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    return sum(sum(proc.cpu_times()[:2]) for proc in procs)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/score"
@@ -183,12 +221,7 @@ def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
                 print(f"  {peer.name:<10} {payload:<7} c={connections:<2} {rps:>9.0f} req/s  p50 {p50:.3f} ms  "
                       f"p99 {p99:.3f} ms  errors {errors}", flush=True)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
         log.close()
 
 
@@ -216,14 +249,76 @@ def _table(azml: Peer, mlnb: Peer) -> str:
     return "\n".join(lines)
 
 
+def _monitoring(models: Path, runtime: Path, rounds: int, duration: int) -> str:
+    """mlnb with and without metrics and collection, side by side, at 1 row and concurrency 8."""
+    body = models / "body1.json"
+    cells = {label: Cell() for label, _, _ in VARIANTS}
+    procs: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    log = open(WORK / "monitoring.log", "ab")
+    try:
+        for label, venv, extra in VARIANTS:
+            _venv(venv)
+            args = list(extra)
+            if args and args[-1] == "--collect-dir":
+                folder = WORK / "collect" / label
+                shutil.rmtree(folder, ignore_errors=True)
+                args.append(str(folder))
+            port = _free_port()
+            command, env = _command(venv, models, port, runtime, tuple(args))
+            proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
+            url = f"http://127.0.0.1:{port}/score"
+            procs[label] = proc, url
+            _first_200(url, body.read_bytes(), proc)
+            _wrk(url, body, 8, 2)
+        labels = [label for label, _, _ in VARIANTS]
+        for index in range(rounds):
+            order = labels[index % len(labels):] + labels[:index % len(labels)]
+            for label in order:
+                proc, url = procs[label]
+                cpu = _cpu_s(proc.pid)
+                rps, p50, p99, errors = _wrk(url, body, 8, duration)
+                time.sleep(_SETTLE_S)  # the run's last write happens here, and counts
+                cpu_us = (_cpu_s(proc.pid) - cpu) / (rps * duration) * 1e6
+                cell = cells[label]
+                cell.rps.append(rps)
+                cell.p50_ms.append(p50)
+                cell.p99_ms.append(p99)
+                cell.cpu_us.append(cpu_us)
+                cell.errors += errors
+                print(f"  mlnb {label:<8} body1   c=8  {rps:>9.0f} req/s  p50 {p50:.3f} ms  p99 {p99:.3f} ms  "
+                      f"server CPU {cpu_us:.0f} us/request  errors {errors}", flush=True)
+    finally:
+        for proc, _ in procs.values():
+            _stop(proc)
+        log.close()
+    med = statistics.median
+    base = cells["plain"]
+    lines = [f"{'mlnb, 1 row, c=8':<18} | {'req/s':>7} {'vs plain':>8} | {'p50 ms':>7} {'+p50 ms':>8} | "
+             f"{'p99 ms':>7} {'err':>4} | {'CPU us/req':>10} {'vs plain':>8}", "-" * 96]
+    for label, _, _ in VARIANTS:
+        cell = cells[label]
+        lines.append(f"{label:<18} | {med(cell.rps):>7.0f} {med(cell.rps) / med(base.rps) - 1:>+8.1%} | "
+                     f"{med(cell.p50_ms):>7.3f} {med(cell.p50_ms) - med(base.p50_ms):>+8.3f} | "
+                     f"{med(cell.p99_ms):>7.3f} {cell.errors:>4} | "
+                     f"{med(cell.cpu_us):>10.0f} {med(cell.cpu_us) / med(base.cpu_us) - 1:>+8.1%}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell")
+    parser.add_argument("--monitoring-only", action="store_true", help="only the monitoring table")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.monitoring_only:
+        runtime = _runtime_copy()
+        table = _monitoring(_prepare("mlnb"), runtime, args.rounds, args.duration)
+        print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
+        print(table)
+        return
     models = {name: _prepare(name) for name in ("azmlinfsrv", "mlnb")}
     runtime = _runtime_copy()
     peers = {name: Peer(name) for name in models}
@@ -233,8 +328,11 @@ def main() -> None:
         for name in order:
             _round(peers[name], models[name], runtime, args.duration)
     table = _table(peers["azmlinfsrv"], peers["mlnb"])
+    monitoring = _monitoring(models["mlnb"], runtime, args.rounds, args.duration)
     print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
     print(table)
+    print()
+    print(monitoring)
     (WORK / "results.json").write_text(json.dumps({name: peer.__dict__ | {"cells": {f"{k[0]}/c{k[1]}": v.__dict__
                                                    for k, v in peer.cells.items()}} for name, peer in peers.items()},
                                                   indent=2))

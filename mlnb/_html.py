@@ -20,17 +20,16 @@ if TYPE_CHECKING:
 __all__ = ["Markup", "card", "code", "details", "frame", "image", "outcome", "pre", "state", "table"]
 
 _STATE_COLOURS = {
-    "Healthy": "#1a7f37",
-    "Succeeded": "#1a7f37",
-    "Transitioning": "#9a6700",
-    "Running": "#9a6700",
-    "Unhealthy": "#bc4c00",
-    "Unknown": "#6e7781",
-    "Failed": "#cf222e",
-    "Cancelled": "#6e7781",
-    "Deleted": "#6e7781",
+    "Healthy": "green",
+    "Succeeded": "green",
+    "Transitioning": "darkgoldenrod",
+    "Running": "darkgoldenrod",
+    "Unhealthy": "orange",
+    "Unknown": "gray",
+    "Failed": "red",
+    "Cancelled": "gray",
+    "Deleted": "gray",
 }
-_TABLE = "border-collapse:collapse;font-size:0.9em"
 _CELL = "text-align:left;vertical-align:top;padding:2px 8px"
 _SCROLL = "max-width:100%;overflow-x:auto"
 
@@ -54,7 +53,7 @@ def card(title: str, fields: Iterable[tuple[str, object]], *, footer: str = "") 
     rows = "".join(f"<tr><th style='{_CELL}'>{html.escape(label)}</th><td style='{_CELL}'>{_cell(value)}</td></tr>" for label, value in fields)
     return (
         f"<div class='mlnb-card'><div><b>{html.escape(title)}</b></div>"
-        f"<div style='{_SCROLL}'><table style='{_TABLE}'>{rows}</table></div>{footer}</div>"
+        f"<div style='{_SCROLL}'><table>{rows}</table></div>{footer}</div>"
     )
 
 
@@ -73,7 +72,7 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[object]], *, empty: st
         return f"<div class='mlnb-table'>{heading}<i>{html.escape(empty)}</i></div>"
     head = "".join(f"<th style='{_CELL}'>{html.escape(c)}</th>" for c in columns)
     return (
-        f"<div class='mlnb-table'>{heading}<div style='{_SCROLL}'><table style='{_TABLE}'>"
+        f"<div class='mlnb-table'>{heading}<div style='{_SCROLL}'><table>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>"
     )
 
@@ -85,7 +84,7 @@ def frame(data: pd.DataFrame, *, empty: str, title: str | None = None) -> str:
 
 def state(value: str) -> Markup:
     """A lifecycle state (``Healthy``, ``Failed``, …) in its colour."""
-    return _coloured(value, _STATE_COLOURS.get(value, "#6e7781"))
+    return _coloured(value, _STATE_COLOURS.get(value, "gray"))
 
 
 def outcome(text: str, *, ok: bool) -> Markup:

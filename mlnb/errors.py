@@ -17,11 +17,15 @@ so ``except LookupError`` keeps working for code that does not know mlnb::
     ├── DockerUnavailable            (ConnectionError)
     ├── BaseImageNotFound            (LookupError)
     ├── DependencyResolutionFailed
+    ├── PackagingFailed
     ├── PortInUse                    (OSError)
     ├── DeploymentFailed
     ├── DeploymentTimeout            (TimeoutError)
+    ├── PushFailed
+    ├── NotInSwarm
     ├── ScoringError
-    └── ProfileFailed
+    ├── ProfileFailed
+    └── CollectedDataNotFound        (FileNotFoundError)
 
 Bugs are not MlnbErrors: they keep their own type and traceback.
 """
@@ -81,6 +85,10 @@ class DependencyResolutionFailed(MlnbError):
     """A dependency could not be resolved into the wheelhouse."""
 
 
+class PackagingFailed(MlnbError):
+    """``Model.package`` broke on an unexpected error; the original is its ``__cause__``."""
+
+
 class PortInUse(MlnbError, OSError):
     """The requested host port is taken by another process."""
 
@@ -102,6 +110,14 @@ class DeploymentTimeout(MlnbError, TimeoutError):
     """A service was still not ready when the wait ran out."""
 
 
+class PushFailed(MlnbError):
+    """An image could not be pushed to a registry (unreachable, refused, missing image)."""
+
+
+class NotInSwarm(MlnbError):
+    """The Swarm backend was asked for, but the engine is not a Swarm manager."""
+
+
 class ScoringError(MlnbError):
     """A scoring request answered with a status other than 200.
 
@@ -119,3 +135,7 @@ class ScoringError(MlnbError):
 
 class ProfileFailed(MlnbError):
     """A profiling run could not produce a result."""
+
+
+class CollectedDataNotFound(MlnbError, FileNotFoundError):
+    """No collected-data folder where one was asked for."""

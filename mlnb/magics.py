@@ -8,8 +8,11 @@ mistake (an unknown service or model, a missing file, a bad option) raises a pla
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,32 +21,74 @@ import requests
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
 from traitlets import Enum, Int, Unicode
 
 from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
-from mlnb.errors import MlnbError
-from mlnb.profiling import ModelProfile, parse_concurrency, profile_service
+from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ProfileFailed, ScoringError, ServiceNotFound
+from mlnb.profiling import ModelProfile, parse_concurrency, prepare_inputs, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
 
 F = TypeVar("F", bound=Callable[..., Any])
+_FRAME = re.compile(r'^  File "([^"]+)", line \d+')
+_MLNB_ROOT = Path(__file__).resolve().parent
+_SCORE_LINE = re.compile(r"\s*(?:(?P<before>--no-raise)\s+)?(?P<name>[^-\s]\S*)(?:\s+(?P<after>--no-raise)(?=\s|$))?(?:\s+(?P<rest>.*?))?\s*", re.S)
 
 
 def _user_errors(method: F) -> F:
-    """Turn the engine's user-facing errors into a one-line UsageError; bugs pass through."""
+    """Turn the engine's user-facing errors into a one-line UsageError; bugs pass through.
+
+    An error that carries a traceback (an entry script that fails to import, or whose
+    ``init()`` fails) shows the frames in the user's code first, then the one line.
+    """
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
         except MlnbError as error:
-            lines = str(error).splitlines() or [type(error).__name__]
-            detail = " (the traceback is in the output above)" if len(lines) > 1 else ""
-            raise UsageError(lines[0] + detail) from None
+            first, _, detail = str(error).partition("\n")
+            if detail.strip():
+                print(_user_frames(detail), file=sys.stderr)
+                first = first.rstrip(":") + " (the traceback is above)"
+            raise UsageError(first or type(error).__name__) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _user_frames(traceback: str) -> str:
+    """A traceback's text without the frames in mlnb or Python's import machinery.
+
+    What is left is the header, the frames in the user's code (and the libraries it
+    calls) and the exception itself: what a user can act on.
+    """
+    kept: list[str] = []
+    skipping = False
+    for line in traceback.splitlines():
+        frame = _FRAME.match(line)
+        if frame:
+            location = frame.group(1)
+            skipping = location.startswith("<") or Path(location).resolve().is_relative_to(_MLNB_ROOT)
+        elif not line.startswith(" "):
+            skipping = False  # the exception line, or a chained traceback's header
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+class _Interrupted(KeyboardInterrupt):
+    """A KeyboardInterrupt a magic has cleaned up after: IPython shows its one line, not a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
+def _did_you_mean(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def _key_values(pairs: list[str] | None) -> dict[str, str]:
@@ -73,6 +118,8 @@ class MlnbMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._announced: Path | None = None
         self._dashboard: Any = None
+        # The last payload %score sent to each service that answered 200: %profile's fallback sample.
+        self._last_request: dict[str, Any] = {}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -93,7 +140,22 @@ class MlnbMagics(Magics):
             name, version = parse_model_id(reference)
         except MlnbError as error:
             raise UsageError(str(error)) from None
-        return Model(self._workspace(), name, version=version)
+        workspace = self._workspace()
+        try:
+            return Model(workspace, name, version=version)
+        except ModelNotFound as error:
+            names = sorted({model.name for model in Model.list(workspace)})
+            if name in names:  # the model exists, the version does not: the engine lists the versions
+                raise UsageError(f"{error} (%models lists them)") from None
+            raise UsageError(f"no model named {name!r}{_did_you_mean(name, names)} (%models lists them)") from None
+
+    def _service(self, name: str) -> Webservice:
+        workspace = self._workspace()
+        try:
+            return Webservice(workspace, name)
+        except ServiceNotFound:
+            names = [service.name for service in Webservice.list(workspace)]
+            raise UsageError(f"no service named {name!r}{_did_you_mean(name, names)} (%services lists them)") from None
 
     @property
     def _user_namespace(self) -> dict[str, Any]:
@@ -181,6 +243,8 @@ class MlnbMagics(Magics):
         half-made service.
         """
         args = parse_argstring(self.deploy, line)
+        if args.port is not None and not 1 <= args.port <= 65535:
+            raise UsageError(f"--port must be from 1 to 65535 (not {args.port}); omit it to pick a free one")
         workspace = self._workspace()
         models = [self._model(reference) for reference in args.model]
         inference_config = None
@@ -194,58 +258,107 @@ class MlnbMagics(Magics):
             memory_gb=args.memory,
             backend=args.backend or self.backend,
         )
-        service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)
+        try:
+            service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)
+        except PortInUse:
+            if config.port is None:
+                raise  # no free port at all: the engine's message says what to do
+            where = "omit --port" if args.port is not None else "set %config MlnbMagics.port = 0"
+            raise UsageError(f"port {config.port} is in use by another process; {where} to pick a free one") from None
         if args.no_wait:
             return service
         try:
             service.wait_for_deployment(show_output=True)
+        except DeploymentFailed as failure:  # its traceback was in the log just streamed
+            raise UsageError(str(failure).partition("\n")[0] + " (the traceback is in the log above)") from None
         except KeyboardInterrupt:
             service.delete()
-            print(f"\nmlnb: interrupted; removed {args.name}")
-            raise
+            raise _Interrupted(f"interrupted: service {args.name} was removed") from None
         return service
 
     @line_cell_magic
     @_user_errors
     def score(self, line: str, cell: str | None = None) -> ScoreResult:
-        """Send a scoring request: ``%score NAME PAYLOAD`` (JSON or a variable name), or
-        ``%%score NAME`` with the JSON payload as the cell body.
+        """Send a scoring request: ``%score [--no-raise] NAME PAYLOAD`` (JSON or a variable
+        name), or ``%%score [--no-raise] NAME`` with the JSON payload as the cell body.
 
-        Shows the status, the latency and the response.
+        Shows the status, the latency and the response. An answer other than 200 is shown,
+        then fails the cell (so a notebook run stops at a broken service); ``--no-raise``
+        only shows it.
         """
-        name, _, rest = line.strip().partition(" ")
-        if not name:
-            raise UsageError("usage: %score NAME PAYLOAD, or %%score NAME with the payload in the cell")
+        parsed = _SCORE_LINE.fullmatch(line)
+        if parsed is None:
+            raise UsageError("usage: %score [--no-raise] NAME PAYLOAD, or %%score [--no-raise] NAME with the payload in the cell")
+        name, rest = parsed.group("name"), parsed.group("rest") or ""
+        no_raise = bool(parsed.group("before") or parsed.group("after"))
         text = cell if cell is not None else rest
         if not text.strip():
             raise UsageError(f"no payload: %score {name} '{{\"data\": ...}}' or a variable name")
-        return score(Webservice(self._workspace(), name), self._payload(text))
+        service, payload = self._service(name), self._payload(text)
+        try:
+            result = score(service, payload)
+        except ScoringError:  # no HTTP answer at all
+            raise UsageError(f"service {name} is not answering (state {service.state}); see %logs {name}") from None
+        if result.ok:
+            self._last_request[name] = payload
+        elif not no_raise:
+            display(result)
+            reason = result.message.strip().partition("\n")[0][:200]
+            raise UsageError(f"service {name} answered {result.status}: {reason}; see %logs {name}")
+        return result
 
     @magic_arguments()
     @argument("name", help="service name")
     @argument("--data", metavar="VAR_OR_FILE", help="sample requests: a variable (list or DataFrame) or a .jsonl/.csv file; default: the swagger example")
     @argument("--duration", type=float, metavar="SECONDS", help="budget for warm-up and load (default 30)")
     @argument("--concurrency", metavar="1,2,4", help="comma-separated concurrency levels")
+    @argument("--background", action="store_true", help="return the running profile at once (wait_for_profiling() later)")
     @line_magic
     @_user_errors
     def profile(self, line: str) -> ModelProfile:
         """Profile a deployed service: CPU, memory and latency under rising load, and a
         recommended ``{'cpu': …, 'memoryInGB': …}``. Interrupting the kernel stops it.
+
+        The first sample is sent once before the load starts; if it fails, nothing is
+        profiled. Without --data the samples are the swagger example, else the last
+        payload %score sent to the service that answered 200.
         """
         args = parse_argstring(self.profile, line)
-        service = Webservice(self._workspace(), args.name)
+        if args.duration is not None and not args.duration > 0:
+            raise UsageError(f"--duration must be > 0 (seconds), not {args.duration:g}")
+        service = self._service(args.name)
         concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
         if args.data is None:
-            data: Any = [_swagger_example(service)]
+            data: Any = [self._default_sample(service)]
         elif args.data.isidentifier() and args.data in self._user_namespace:
             data = self._user_namespace[args.data]
         elif Path(args.data).is_file():
             data = args.data
         else:
             raise UsageError(f"--data {args.data!r} is neither a variable nor a file")
+        _preflight(service, prepare_inputs(data)[0])
         profile = profile_service(service, data, duration_s=args.duration, concurrency=concurrency)
-        profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+        if args.background:
+            return profile
+        try:
+            profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+        except ProfileFailed:  # wait_for_profiling has just printed the reason
+            raise UsageError(f"profiling {args.name} failed (the reason is in the line above)") from None
+        except KeyboardInterrupt:
+            raise _Interrupted(f"interrupted: profiling {args.name} stopped") from None
         return profile
+
+    def _default_sample(self, service: Webservice) -> Any:
+        """The swagger example of the service, else the last payload %score sent it."""
+        example = _swagger_example(service)
+        if example is not None:
+            return example
+        if service.name in self._last_request:
+            return self._last_request[service.name]
+        raise UsageError(
+            f"service {service.name} publishes no example input (its run() has no input_schema) and %score has "
+            f"sent it nothing yet; pass --data VAR_OR_FILE, or send one request with %score {service.name} PAYLOAD first"
+        )
 
     @magic_arguments()
     @argument("name", help="service name")
@@ -256,7 +369,7 @@ class MlnbMagics(Magics):
     def logs(self, line: str) -> None:
         """Print a service's deployment and server logs."""
         args = parse_argstring(self.logs, line)
-        service = Webservice(self._workspace(), args.name)
+        service = self._service(args.name)
         if not args.follow:
             print(service.get_logs(tail=args.tail or self.log_lines), end="")
             return
@@ -285,7 +398,7 @@ class MlnbMagics(Magics):
     def undeploy(self, line: str) -> None:
         """Stop and remove a service."""
         args = parse_argstring(self.undeploy, line)
-        Webservice(self._workspace(), args.name).delete()
+        self._service(args.name).delete()
         print(f"deleted {args.name}")
 
     @line_magic
@@ -302,14 +415,26 @@ class MlnbMagics(Magics):
 
 
 def _swagger_example(service: Webservice) -> Any:
-    """The example input of a service's swagger document (its entry script's input sample)."""
+    """The example input of a service's swagger document (its entry script's input sample), if any."""
     try:
         document = requests.get(service.swagger_uri, timeout=10).json()
         return document["definitions"]["ServiceInput"]["example"]
     except (requests.RequestException, ValueError, KeyError):
+        return None
+
+
+def _preflight(service: Webservice, sample: Any) -> None:
+    """Send one sample before the load: a sample the service rejects would fail every request."""
+    try:
+        answer = score(service, sample)
+    except ScoringError:
+        raise UsageError(f"service {service.name} is not answering (state {service.state}); see %logs {service.name}") from None
+    if not answer.ok:
+        reason = answer.message.strip().partition("\n")[0][:200]
         raise UsageError(
-            f"service {service.name!r} publishes no example input; pass --data VAR_OR_FILE with sample requests"
-        ) from None
+            f"the first sample got {answer.status} from {service.name} ({reason}), so nothing was profiled; "
+            f"fix --data, or see %logs {service.name}"
+        )
 
 
 def load(shell: Any) -> None:

@@ -2,6 +2,9 @@
 
 Where no engine is reachable the Docker tests skip with the reason. CI sets
 ``MLNB_REQUIRE_DOCKER=1`` (see ``.ci/run``), which turns that skip into a failure.
+
+Every image mlnb builds for a test's workspace is removed when the session ends
+(:func:`session_images`), so test runs do not pile up images on the engine.
 """
 
 from __future__ import annotations
@@ -61,6 +64,43 @@ def _image_present(client: docker.DockerClient, name: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     return True
+
+
+_REMOVED_IMAGES = pytest.StashKey[int]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_images(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[None]:
+    """At the end of the session, remove the images mlnb built for this session's workspaces.
+
+    Only images that were not on the engine when the session started, that carry mlnb's
+    ``mlnb.workspace`` label, and whose workspace lies in this session's temporary folder:
+    another session running on the same engine keeps its images.
+    """
+    client, _ = connect_docker(os.environ)
+    if client is None:
+        yield
+        return
+    before = {image["Id"] for image in client.api.images(all=True)}
+    yield
+    ours = str(tmp_path_factory.getbasetemp()) + os.sep
+    removed = 0
+    for image in client.api.images(filters={"label": "mlnb.workspace"}):
+        if image["Id"] in before or not image["Labels"]["mlnb.workspace"].startswith(ours):
+            continue
+        try:
+            client.api.remove_image(image["Id"], force=True)
+            removed += 1
+        except docker.errors.APIError:
+            pass  # gone already, or a container still uses it (the CI run names those)
+    pytestconfig.stash[_REMOVED_IMAGES] = removed
+    client.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Say how many images built for the session's workspaces were left for the session's end."""
+    if config.stash.get(_REMOVED_IMAGES, 0):
+        terminalreporter.write_line(f"mlnb: removed {config.stash[_REMOVED_IMAGES]} image(s) built for this session's workspaces")
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+import mlnb
 from mlnb import Model, Webservice, Workspace
 from mlnb.client import ScoreResult
 from mlnb.deploy import ScriptCheck
@@ -76,6 +78,33 @@ def test_score_script_errors_are_one_line(shell: InteractiveShell, tmp_path: Pat
         )
 
 
+def test_a_script_that_fails_to_import_shows_its_traceback_then_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "needs.py"
+    cell = "import json\nimport no_such_package_xyz\n\ndef init():\n    pass\n\ndef run(data):\n    return data\n"
+    assert not shell.run_cell(f"%%score_script {script}\n{cell}").success
+    shown = capsys.readouterr().err
+    assert f'File "{script}", line 2, in <module>' in shown and "    import no_such_package_xyz" in shown
+    assert "ModuleNotFoundError: No module named 'no_such_package_xyz'" in shown
+    assert str(Path(mlnb.__file__).parent) not in shown and "<frozen" not in shown  # only the user's frames
+    assert shown.rstrip().splitlines()[-1] == "UsageError: importing needs.py failed (the traceback is above)"
+
+
+def test_a_failing_init_under_test_shows_its_traceback_then_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "fails.py"
+    cell = "def load():\n    raise ValueError('no weights here')\n\ndef init():\n    load()\n\ndef run(data):\n    return data\n"
+    line = f"%%score_script {script} --model sklearn_regression_model --test '{{}}'"
+    assert not shell.run_cell(f"{line}\n{cell}").success
+    shown = capsys.readouterr().err
+    assert f'File "{script}", line 5, in init' in shown and f'File "{script}", line 2, in load' in shown
+    assert "ValueError: no weights here" in shown
+    assert str(Path(mlnb.__file__).parent) not in shown
+    assert shown.rstrip().splitlines()[-1] == "UsageError: init() failed (the traceback is above)"
+
+
 def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.CaptureFixture[str], diabetes_model_file: Path) -> None:
     model = shell.run_line_magic("register_model", f"again {diabetes_model_file} --tag area=diabetes --framework scikitlearn")
     assert model.id == "again:1" and model.tags == {"area": "diabetes"}
@@ -86,6 +115,8 @@ def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.Ca
 
     result = shell.run_cell_magic("score", "magicsvc", json.dumps(seed_payload))
     assert isinstance(result, ScoreResult) and result.status == 200 and len(result.body) == 2
+    with pytest.raises(UsageError, match=r"^no service named 'magicsv'; did you mean `magicsvc`\? \(%services lists them\)$"):
+        shell.run_line_magic("score", "magicsv {}")
     shell.user_ns["rows"] = {"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}
     assert len(shell.run_line_magic("score", "magicsvc rows").body) == 1
 
@@ -113,7 +144,12 @@ def test_the_loop(shell: InteractiveShell, seed_payload: dict, capsys: pytest.Ca
         ("deploy", "svc --model sklearn_regression_model --entry-script missing.py", "does not exist"),
         ("deploy", "svc --model sklearn_regression_model --port notanumber", "invalid int value"),
         ("register_model", "m /nonexistent/file.pkl", "does not exist"),
-        ("score", "", "usage: %score NAME PAYLOAD"),
+        ("score", "", r"usage: %score \[--no-raise\] NAME PAYLOAD"),
+        ("score", "ghost {}", r"^no service named 'ghost' \(%services lists them\)$"),
+        ("deploy", "svc --model sklearn_regresion_model", r"did you mean `sklearn_regression_model`\? \(%models lists them\)$"),
+        ("deploy", "svc --model sklearn_regression_model:7", r"has no version 7; registered versions: 1 \(%models lists them\)$"),
+        ("deploy", "svc --model sklearn_regression_model --port 70000", "--port must be from 1 to 65535"),
+        ("profile", "ghost --duration 0", r"^--duration must be > 0 \(seconds\), not 0$"),
     ],
 )
 def test_user_mistakes_are_usage_errors(shell: InteractiveShell, magic: str, line: str, message: str) -> None:
@@ -122,13 +158,84 @@ def test_user_mistakes_are_usage_errors(shell: InteractiveShell, magic: str, lin
     assert "\n" not in str(error.value)
 
 
+_PICKY_SCRIPT = """\
+import json
+
+def init():
+    pass
+
+def run(data):
+    if "boom" in json.loads(data):
+        raise ValueError("boom in run()")
+    return {"echo": json.loads(data)}
+"""
+
+
+@pytest.fixture()
+def picky(shell: InteractiveShell, tmp_path: Path) -> str:
+    """A raw-body service (no schema, so no swagger example) whose run() raises on {"boom": ...}."""
+    (tmp_path / "picky.py").write_text(_PICKY_SCRIPT)
+    shell.run_line_magic("deploy", f"picky --model sklearn_regression_model --entry-script {tmp_path / 'picky.py'}")
+    return "picky"
+
+
+def test_a_failed_score_shows_the_answer_then_fails_the_cell(
+    shell: InteractiveShell, picky: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    result = shell.run_cell('%score picky {"boom": 1}')
+    assert not result.success and isinstance(result.error_in_exec, UsageError)
+    shown = capsys.readouterr()
+    assert "ScoreResult(status=500" in shown.out  # the answer is displayed before the error
+    assert shown.err.strip() == "UsageError: service picky answered 500: run() raised ValueError: boom in run(); see %logs picky"
+    kept = shell.run_line_magic("score", 'picky --no-raise {"boom": 1}')
+    assert kept.status == 500
+    assert shell.run_line_magic("score", '--no-raise picky {"boom": 2}').status == 500
+    assert shell.run_cell('%score picky {"fine": 1}').success
+
+
+def test_profile_checks_one_request_first_and_falls_back_to_the_last_score(
+    shell: InteractiveShell, picky: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(UsageError, match="publishes no example input.*%score picky PAYLOAD first"):
+        shell.run_line_magic("profile", "picky --duration 2")
+    shell.user_ns["bad"] = ['{"boom": 1}']
+    capsys.readouterr()
+    started = time.monotonic()
+    assert not shell.run_cell("%profile picky --data bad --duration 20").success
+    assert time.monotonic() - started < 5  # stopped after the pre-flight request, not after the 20 s of load
+    shown = capsys.readouterr()
+    assert shown.err.strip() == (
+        "UsageError: the first sample got 500 from picky (run() raised ValueError: boom in run()), "
+        "so nothing was profiled; fix --data, or see %logs picky"
+    )
+    assert "requests" not in shown.out  # no load ran
+    shell.run_line_magic("score", 'picky {"fine": 1}')
+    started = time.monotonic()
+    profile = shell.run_line_magic("profile", "picky --duration 3 --concurrency 1 --background")
+    assert time.monotonic() - started < 2 and profile.state == "Running"
+    profile.wait_for_profiling()
+    details = profile.get_details()
+    assert details["levels"][0]["requests"] > 0 and details["errors"]["total"] == 0
+
+
+def test_a_taken_port_says_to_omit_port(shell: InteractiveShell) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=rf"^port {port} is in use by another process; omit --port to pick a free one$"):
+            shell.run_line_magic("deploy", f"svc --model sklearn_regression_model --entry-script score.py --port {port}")
+
+
 def test_a_failing_deploy_is_a_usage_error_after_the_traceback(
     shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     (tmp_path / "bad.py").write_text("def init():\n    raise ValueError('no model here')\n\ndef run(data):\n    return data\n")
-    with pytest.raises(UsageError, match="failed.*traceback is in the output above"):
+    with pytest.raises(UsageError, match="failed.*traceback is in the log above"):
         shell.run_line_magic("deploy", f"badsvc --model sklearn_regression_model --entry-script {tmp_path / 'bad.py'}")
-    assert "ValueError: no model here" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert (shown.out + shown.err).count("ValueError: no model here") == 1  # streamed with the log, not again
 
 
 def test_a_workspace_is_created_once_when_none_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,7 +255,9 @@ def _interrupt_after(seconds: float) -> threading.Timer:
     return timer
 
 
-def test_interrupting_deploy_leaves_no_process(shell: InteractiveShell, tmp_path: Path) -> None:
+def test_interrupting_deploy_leaves_no_process_and_says_so_in_one_line(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     (tmp_path / "slow.py").write_text("import time\n\ndef init():\n    time.sleep(60)\n\ndef run(data):\n    return data\n")
     workspace = Workspace(shell.magics_manager.registry["MlnbMagics"].workspace + "/.mlnb")
     seen: list[int] = []
@@ -164,10 +273,13 @@ def test_interrupting_deploy_leaves_no_process(shell: InteractiveShell, tmp_path
     watcher = threading.Thread(target=watch)
     watcher.start()
     timer = _interrupt_after(3)
-    with pytest.raises(KeyboardInterrupt):
-        shell.run_line_magic("deploy", f"slowsvc --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
+    result = shell.run_cell(f"%deploy slowsvc --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
     timer.cancel()
     watcher.join()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    shown = capsys.readouterr()
+    assert shown.out.rstrip().splitlines()[-1] == "KeyboardInterrupt: interrupted: service slowsvc was removed"
+    assert "Traceback" not in shown.out + shown.err
     assert Webservice.list(workspace) == []
     assert seen, "the server process was never recorded"
     assert not psutil.pid_exists(seen[0]) or psutil.Process(seen[0]).status() == psutil.STATUS_ZOMBIE

@@ -17,6 +17,8 @@ PACKAGES = [
     "mlnb.deploy",
     "mlnb.deploy.backends",
     "mlnb.image",
+    "mlnb.kube",
+    "mlnb.monitoring",
     "mlnb.profiling",
     "mlnb.registry",
     "mlnb.widgets",

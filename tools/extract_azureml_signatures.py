@@ -306,7 +306,7 @@ def _printed_cases() -> dict[str, Any]:
         for name, case in _cases(Path(tmp)).items():
             try:
                 results[name] = _scrub(case(), Path(tmp))
-            except Exception as exc:  # noqa: BLE001 - a case that needs a cloud: say so, keep the others
+            except Exception as exc:  # a case that needs a cloud: say so, keep the others
                 message = str(getattr(exc, "message", None) or exc).strip().splitlines()
                 results[name] = {"error": _scrub(f"{type(exc).__name__}: {message[0] if message else ''}", Path(tmp))}
     return results

@@ -15,7 +15,7 @@ from pathlib import Path
 from mlnb._facade import Model
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.demo import ENTRY_SCRIPT, SEED_REQUEST, train_diabetes_model
-from mlnb.errors import BaseImageNotFound, DockerUnavailable, MlnbError
+from mlnb.errors import BaseImageNotFound, DockerUnavailable
 from mlnb.image import ensure_base_image, resolve_base_image
 from mlnb.registry import Workspace
 
@@ -38,7 +38,11 @@ def _pick_backend() -> str:
 
 
 def run_demo(project: Path | None = None) -> int:
-    """Run the demo in ``project`` (a temporary folder when None); returns an exit status."""
+    """Run the demo in ``project`` (a temporary folder when None); returns an exit status.
+
+    Raises:
+        MlnbError: when a step fails; the service, if it started, is deleted first.
+    """
     folder = project or Path(tempfile.mkdtemp(prefix="mlnb-demo-"))
     service = None
     try:
@@ -77,9 +81,6 @@ def run_demo(project: Path | None = None) -> int:
         swagger = requests.get(service.swagger_uri, timeout=10).json()
         print(f"7. swagger at {service.swagger_uri}: paths {', '.join(swagger['paths'])}")
         return 0
-    except MlnbError as error:
-        print(f"mlnb demo failed: {error}")
-        return 1
     finally:
         if service is not None:
             service.delete()

@@ -154,8 +154,23 @@ def _service_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _payload(text: str) -> str:
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:])
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    raise InvalidConfiguration(
+        f"cannot read the payload file {str(path)!r}: {reason}; pass a JSON string or @FILE naming a readable file"
+    )
+
+
 def _service_score(args: argparse.Namespace) -> int:
-    payload = Path(args.payload[1:]).read_text() if args.payload.startswith("@") else args.payload
+    payload = _payload(args.payload)
     result = Webservice(_workspace(args), args.name).run(payload)
     print(json.dumps(result))
     return 0
@@ -184,6 +199,13 @@ def _package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune(args: argparse.Namespace) -> int:
+    from mlnb.image import prune_images
+
+    print(prune_images(None if args.all_workspaces else _workspace(args), keep=args.keep, dry_run=args.dry_run))
+    return 0
+
+
 def _profile(args: argparse.Namespace) -> int:
     from mlnb.profiling import parse_concurrency, profile_service
 
@@ -194,12 +216,6 @@ def _profile(args: argparse.Namespace) -> int:
     print(profile.levels.to_string(index=False))
     print(json.dumps(profile.get_results()))
     return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from mlnb.serving import main as serve
-
-    return serve(args.serve_args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -291,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--image-name", metavar="TAG", help="the image tag (default: mlnb-package/<model>:<hash>)")
     package.set_defaults(handler=_package)
 
+    prune = commands.add_parser("prune", parents=[common], help="remove old images mlnb built, keeping the newest of each service")
+    prune.add_argument("--keep", type=int, metavar="N", help="images to keep per service (default: $MLNB_KEEP_IMAGES, else 2)")
+    prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    prune.add_argument("--all-workspaces", action="store_true", help="prune the images of every workspace, not only this one")
+    prune.set_defaults(handler=_prune)
+
     profile = commands.add_parser("profile", parents=[common], help="profile a deployed service under load")
     profile.add_argument("name", help="service name")
     profile.add_argument("--data", required=True, metavar="FILE", help="sample requests: a .jsonl or .csv file")
@@ -298,11 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--concurrency", metavar="1,2,4", help="comma-separated concurrency levels")
     profile.set_defaults(handler=_profile)
 
-    serve = commands.add_parser(
+    # Listed for the help only: main() hands `serve`'s arguments to the server before parsing.
+    commands.add_parser(
         "serve", help="run an entry script in the scoring server (see `mlnb serve --help`)", add_help=False
     )
-    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
-    serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", help="run the whole loop on a bundled model")
     demo.add_argument("--dir", help="project folder for the demo (default: a temporary folder)")
@@ -325,8 +346,15 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mlnb`` command line; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:
+        # The scoring server parses its own flags (python -m mlnb.serving takes the same):
+        # argparse.REMAINDER would refuse a first argument that looks like an option.
+        from mlnb.serving import main as serve
+
+        return serve(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     handler: Handler = args.handler
     try:
         return handler(args)

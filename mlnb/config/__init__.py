@@ -8,9 +8,9 @@ for it.
 
 from __future__ import annotations
 
-from mlnb.config._backend_names import add_backend_name, backend_names
+from mlnb.config._backend_names import add_backend_name, backend_names, remove_backend_name
 from mlnb.config._dependencies import InferredDependencies, infer_dependencies
-from mlnb.config._deployment import DeploymentConfiguration, LocalWebservice
+from mlnb.config._deployment import DeploymentConfiguration, LocalWebservice, check_registry
 from mlnb.config._environment import Environment, read_requirements_file
 from mlnb.config._inference import InferenceConfig
 from mlnb.config._nocode import no_code_inference_config
@@ -26,8 +26,10 @@ __all__ = [
     "ResourceConfiguration",
     "add_backend_name",
     "backend_names",
+    "check_registry",
     "infer_dependencies",
     "iter_source_files",
     "no_code_inference_config",
     "read_requirements_file",
+    "remove_backend_name",
 ]

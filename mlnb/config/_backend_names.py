@@ -8,12 +8,12 @@ double such as ``FakeBackend``) here.
 
 from __future__ import annotations
 
-__all__ = ["AUTO", "BUILTIN_BACKENDS", "add_backend_name", "backend_names"]
+__all__ = ["AUTO", "BUILTIN_BACKENDS", "add_backend_name", "backend_names", "remove_backend_name"]
 
 AUTO = "auto"
 """Docker when an engine answers, else a local process."""
 
-BUILTIN_BACKENDS = ("docker", "process")
+BUILTIN_BACKENDS = ("docker", "process", "swarm")
 """The backends mlnb ships."""
 
 _added: set[str] = set()
@@ -22,6 +22,11 @@ _added: set[str] = set()
 def add_backend_name(name: str) -> None:
     """Accept ``name`` as a backend from now on (called when a backend is registered)."""
     _added.add(name)
+
+
+def remove_backend_name(name: str) -> None:
+    """Stop accepting ``name`` (a registered backend that was unregistered); built-in names stay."""
+    _added.discard(name)
 
 
 def backend_names() -> tuple[str, ...]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +16,21 @@ from mlnb.config._backend_names import backend_names
 from mlnb.config._json import read_json
 from mlnb.errors import InvalidConfiguration
 
-__all__ = ["DeploymentConfiguration", "LocalWebservice"]
+__all__ = ["DeploymentConfiguration", "LocalWebservice", "check_registry"]
 
 _DC_FIELDS = (
     "computeType", "port", "cpuCores", "memoryGb", "containerResourceRequirements", "backend",
     "authEnabled", "baseImage", "environmentVariables", "workers",
+    "registry", "replicas", "endpointMode", "network", "initSwarm",
 )
+_SWARM = "swarm"
+_ENDPOINT_MODES = ("vip", "dnsrr")
+# host[:port][/namespace], as in a Distribution reference.
+_REGISTRY = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+_NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,26 +39,45 @@ class DeploymentConfiguration:
 
     Args:
         port: host port on 127.0.0.1, 1-65535; ``None`` picks a free one.
-        cpu_cores: CPU limit for the container (fractions allowed).
-        memory_gb: memory limit for the container, in GB.
-        backend: ``"docker"``, ``"process"``, or ``"auto"`` (Docker when an engine answers).
-        auth_enabled: require a key on ``/score``.
+        cpu_cores: CPU limit for the container (a Swarm task's limit; fractions allowed).
+        memory_gb: memory limit for the container (a Swarm task's limit), in GB.
+        backend: ``"docker"``, ``"process"``, ``"swarm"``, or ``"auto"`` (Docker when an engine
+            answers).
+        auth_enabled: require a key on ``/score``; ``None`` means on for ``"swarm"`` (whose
+            routing mesh publishes on every interface of every node) and off otherwise.
         base_image: image to build on; ``None`` means ``$MLNB_BASE_IMAGE`` or the default.
         environment_variables: extra variables for the service.
         workers: scoring worker processes (``WORKER_COUNT``); ``None`` lets the server decide.
+        registry: push the built image to this registry (``host[:port][/namespace]``) with
+            the Docker config's credentials; Swarm tasks then run the pushed image, so
+            other nodes can pull it. ``None`` keeps the image on this engine.
+        replicas: Swarm tasks to run (``"swarm"`` only).
+        endpoint_mode: ``"vip"`` (Swarm's default: ``port`` published through the routing
+            mesh on every node's interfaces) or ``"dnsrr"`` (nothing published: clients on
+            ``network`` reach ``tasks.<service>``; for hosts without IPVS). ``"swarm"`` only.
+        network: the attachable overlay network the Swarm service joins (created when
+            missing); ``None`` means ``"mlnb"``. ``"swarm"`` only.
+        init_swarm: initialise a single-node swarm (advertising 127.0.0.1) when the engine
+            is in none; without it, deploying to a non-swarm engine is an error.
 
     Raises:
-        InvalidConfiguration: for a value outside its range.
+        InvalidConfiguration: for a value outside its range, or a Swarm option without
+            ``backend="swarm"``.
     """
 
     port: int | None = None
     cpu_cores: float | None = None
     memory_gb: float | None = None
     backend: str = "auto"
-    auth_enabled: bool = False
+    auth_enabled: bool | None = None
     base_image: str | None = None
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     workers: int | None = None
+    registry: str | None = None
+    replicas: int = 1
+    endpoint_mode: str = "vip"
+    network: str | None = None
+    init_swarm: bool = False
 
     # The environment-variable dict makes instances unhashable; say so instead of failing in hash().
     __hash__ = None  # type: ignore[assignment]
@@ -63,6 +92,8 @@ class DeploymentConfiguration:
         if self.backend not in backend_names():
             expected = ", ".join(f'"{b}"' for b in backend_names())
             raise InvalidConfiguration(f"invalid value for backend, expected {expected} (not {self.backend!r})")
+        if self.auth_enabled is None:
+            object.__setattr__(self, "auth_enabled", self.backend == _SWARM)
         if not isinstance(self.auth_enabled, bool):
             raise InvalidConfiguration(f"invalid value for auth_enabled, expected True or False (not {self.auth_enabled!r})")
         if self.base_image is not None and (not isinstance(self.base_image, str) or not self.base_image or any(c.isspace() for c in self.base_image)):
@@ -76,6 +107,32 @@ class DeploymentConfiguration:
                 raise InvalidConfiguration(f"invalid environment variable {key!r}={value!r}; names and values must be strings, names without '='")
         # A private copy, so later changes to the caller's dict cannot alter a frozen config.
         object.__setattr__(self, "environment_variables", dict(self.environment_variables))
+        self._check_scale_out()
+
+    def _check_scale_out(self) -> None:
+        if self.registry is not None:
+            check_registry(self.registry)
+        if not _is_int(self.replicas) or self.replicas < 1:
+            raise InvalidConfiguration(f"invalid value for replicas, expected a whole number of at least 1 (not {self.replicas!r})")
+        if self.endpoint_mode not in _ENDPOINT_MODES:
+            raise InvalidConfiguration(f"invalid value for endpoint_mode, expected \"vip\" or \"dnsrr\" (not {self.endpoint_mode!r})")
+        if self.network is not None and (not isinstance(self.network, str) or not _NETWORK.fullmatch(self.network)):
+            raise InvalidConfiguration(f"invalid value for network, expected a Docker network name such as \"mlnb\" (not {self.network!r})")
+        if not isinstance(self.init_swarm, bool):
+            raise InvalidConfiguration(f"invalid value for init_swarm, expected True or False (not {self.init_swarm!r})")
+        if self.backend != _SWARM:
+            given = [
+                name
+                for name, value, default in (
+                    ("replicas", self.replicas, 1),
+                    ("endpoint_mode", self.endpoint_mode, "vip"),
+                    ("network", self.network, None),
+                    ("init_swarm", self.init_swarm, False),
+                )
+                if value != default
+            ]
+            if given:
+                raise InvalidConfiguration(f"{', '.join(given)} needs backend=\"swarm\" (not {self.backend!r}); pass backend=\"swarm\"")
 
     def serialize(self) -> dict[str, Any]:
         """Return the configuration as a JSON-ready dict (deploymentconfig.json field names)."""
@@ -89,6 +146,11 @@ class DeploymentConfiguration:
             "baseImage": self.base_image,
             "environmentVariables": dict(self.environment_variables),
             "workers": self.workers,
+            "registry": self.registry,
+            "replicas": self.replicas,
+            "endpointMode": self.endpoint_mode,
+            "network": self.network,
+            "initSwarm": self.init_swarm,
         }
 
     @classmethod
@@ -106,7 +168,9 @@ class DeploymentConfiguration:
 
         Accepted keys: ``computeType`` (``"local"``), ``port``, ``cpuCores``, ``memoryGb``,
         or Azure's ``containerResourceRequirements: {"cpu", "memoryInGB"}``, ``authEnabled``,
-        ``environmentVariables``, and mlnb's ``backend``, ``baseImage``, ``workers``.
+        ``environmentVariables``, and mlnb's ``backend``, ``baseImage``, ``workers``,
+        ``registry`` and the Swarm options ``replicas``, ``endpointMode``, ``network``,
+        ``initSwarm``.
 
         Args:
             path: the JSON file.
@@ -147,10 +211,15 @@ class DeploymentConfiguration:
             cpu_cores=cpu,
             memory_gb=memory,
             backend=data.get("backend") or "auto",
-            auth_enabled=data.get("authEnabled", False),
+            auth_enabled=data.get("authEnabled"),
             base_image=data.get("baseImage"),
             environment_variables=data.get("environmentVariables") or {},
             workers=data.get("workers"),
+            registry=data.get("registry"),
+            replicas=data.get("replicas", 1),
+            endpoint_mode=data.get("endpointMode") or "vip",
+            network=data.get("network"),
+            init_swarm=data.get("initSwarm", False),
         )
 
 
@@ -164,10 +233,15 @@ class LocalWebservice:
         cpu_cores: float | None = None,
         memory_gb: float | None = None,
         backend: str = "auto",
-        auth_enabled: bool = False,
+        auth_enabled: bool | None = None,
         base_image: str | None = None,
         environment_variables: Mapping[str, str] | None = None,
         workers: int | None = None,
+        registry: str | None = None,
+        replicas: int = 1,
+        endpoint_mode: str = "vip",
+        network: str | None = None,
+        init_swarm: bool = False,
     ) -> DeploymentConfiguration:
         """Describe a local deployment, as ``LocalWebservice.deploy_configuration`` did in Azure.
 
@@ -175,11 +249,17 @@ class LocalWebservice:
             port: host port on 127.0.0.1, 1-65535; ``None`` picks a free one.
             cpu_cores: CPU limit for the container (fractions allowed).
             memory_gb: memory limit for the container, in GB.
-            backend: ``"docker"``, ``"process"``, or ``"auto"`` (Docker when an engine answers).
-            auth_enabled: require a key on ``/score``.
+            backend: ``"docker"``, ``"process"``, ``"swarm"``, or ``"auto"`` (Docker when an
+                engine answers).
+            auth_enabled: require a key on ``/score``; ``None``: on for Swarm, else off.
             base_image: image to build on; ``None`` means ``$MLNB_BASE_IMAGE`` or the default.
             environment_variables: extra variables for the service.
             workers: scoring worker processes; ``None`` lets the server decide.
+            registry: push the built image there (``host[:port][/namespace]``).
+            replicas: Swarm tasks (``backend="swarm"``).
+            endpoint_mode: ``"vip"`` (routing mesh) or ``"dnsrr"`` (overlay network only).
+            network: the Swarm service's overlay network (default ``"mlnb"``).
+            init_swarm: initialise a single-node swarm when the engine is in none.
 
         Returns:
             The validated configuration.
@@ -190,6 +270,7 @@ class LocalWebservice:
         Example::
 
             deployment_config = LocalWebservice.deploy_configuration(port=8890, memory_gb=1)
+            swarm_config = LocalWebservice.deploy_configuration(backend="swarm", replicas=3, cpu_cores=0.5)
         """
         return DeploymentConfiguration(
             port=port,
@@ -200,7 +281,26 @@ class LocalWebservice:
             base_image=base_image,
             environment_variables=environment_variables or {},
             workers=workers,
+            registry=registry,
+            replicas=replicas,
+            endpoint_mode=endpoint_mode,
+            network=network,
+            init_swarm=init_swarm,
         )
+
+
+def check_registry(registry: object) -> str:
+    """Return ``registry`` if it names a Docker registry: ``host[:port][/namespace]``.
+
+    Raises:
+        InvalidConfiguration: when it does not.
+    """
+    if not isinstance(registry, str) or not _REGISTRY.fullmatch(registry):
+        raise InvalidConfiguration(
+            f"invalid value for registry, expected host[:port][/namespace] such as \"127.0.0.1:5000\" or "
+            f"\"registry.example.com/team\" (not {registry!r})"
+        )
+    return registry
 
 
 def _is_int(value: object) -> bool:

@@ -40,28 +40,48 @@ def run(data):
 '''
 
 _ONNX_SCRIPT = '''\
-"""Entry script written by mlnb for the ONNX model {model_id}."""
+"""Entry script written by mlnb for the ONNX model {model_id}.
+
+Requests: {{"data": [...]}} feeds the model's first input and answers a list of outputs;
+{{"inputs": {{"name": [...], ...}}}} (or {{"inputs": [...]}} for the first input), as Azure's no-code
+ONNX deployment took, answers {{"outputs": {{"name": [...], ...}}}}.
+"""
 import os
 
 import numpy as np
 import onnxruntime
 from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
+from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
 from inference_schema.schema_decorators import input_schema
 
 MODEL_FILE = {relative!r}
 INPUT_NAME = {input_name!r}
+DTYPES = {{"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64", "tensor(int32)": "int32"}}
 
 
 def init():
-    global session
+    global session, inputs_dtypes
     path = os.path.join(os.environ["AZUREML_MODEL_DIR"], MODEL_FILE)
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    inputs_dtypes = {{i.name: DTYPES.get(i.type, "float32") for i in session.get_inputs()}}
 
 
-@input_schema("data", NumpyParameterType(np.zeros({input_shape!r}, dtype={input_dtype!r})))
-def run(data):
-    outputs = session.run(None, {{INPUT_NAME: data.astype({input_dtype!r})}})
-    return [output.tolist() for output in outputs]
+@input_schema("inputs", StandardPythonParameterType({{INPUT_NAME: np.zeros({input_shape!r}).tolist()}}),
+              convert_to_provided_type=False, optional=True)
+@input_schema("data", NumpyParameterType(np.zeros({input_shape!r}, dtype={input_dtype!r})), optional=True)
+def run(data=None, inputs=None):
+    if inputs is None:
+        if data is None:
+            raise ValueError('send {{"data": [...]}} or {{"inputs": {{"%s": [...]}}}}' % INPUT_NAME)
+        outputs = session.run(None, {{INPUT_NAME: data.astype({input_dtype!r})}})
+        return [output.tolist() for output in outputs]
+    feeds = inputs if isinstance(inputs, dict) else {{INPUT_NAME: inputs}}
+    unknown = sorted(set(feeds) - set(inputs_dtypes))
+    if unknown:
+        raise ValueError("unknown model input %s; the inputs are %s" % (unknown[0], ", ".join(inputs_dtypes)))
+    arrays = {{name: np.asarray(value, dtype=inputs_dtypes[name]) for name, value in feeds.items()}}
+    names = [output.name for output in session.get_outputs()]
+    return {{"outputs": dict(zip(names, (output.tolist() for output in session.run(None, arrays))))}}
 '''
 
 _ONNX_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64", "tensor(int32)": "int32"}

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from mlnb.registry import Workspace
 
-_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# Matched with fullmatch: `$` would also match before a final newline.
+_SERVICE_NAME = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 
 
 def validate_service_name(name: str) -> str:
@@ -29,7 +30,7 @@ def validate_service_name(name: str) -> str:
     Raises:
         InvalidConfiguration: with the rule, when it is not.
     """
-    if not isinstance(name, str) or not _SERVICE_NAME.match(name):
+    if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
         raise InvalidConfiguration(
             f"invalid service name {name!r}: use 3-32 lowercase letters, digits or '-', "
             "starting with a letter and ending with a letter or digit"

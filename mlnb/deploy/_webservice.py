@@ -291,6 +291,20 @@ class Webservice:
             self.workspace, self.name, models=models, inference_config=inference_config, deployment_config=deployment_config
         )
 
+    def scale(self, replicas: int) -> None:
+        """Run ``replicas`` copies of the service (Swarm services); Swarm starts or stops them in the background.
+
+        Raises:
+            InvalidConfiguration: for a service whose backend runs one copy, or a count below 1.
+        """
+        record = self._record
+        scale = getattr(get_backend(record.backend), "scale", None)
+        if scale is None:
+            raise InvalidConfiguration(f"service {self.name!r} runs on the {record.backend} backend, one copy; deploy it with backend='swarm' to scale")
+        scale(record, replicas)
+        config = {**record.spec["deploymentConfig"], "replicas": replicas}
+        records.update(self.workspace, self.name, spec={**record.spec, "deploymentConfig": config})
+
     def delete(self) -> None:
         """Stop and remove the service and its files; calling it again does nothing."""
         delete_service(self.workspace, self.name)

@@ -11,13 +11,15 @@ the last one:
 1. ``FROM`` the base image (``MLNB_BASE_IMAGE``, the deployment config, or ``python:3.11-slim``);
 2. the dependencies: a venv at ``/opt/mlnb/venv`` installed with ``pip --no-index`` from
    the context's ``wheels/`` (resolved on the host, where the package index is trusted), in
-   a separate build stage so the wheels do not stay in the image;
+   a separate build stage, so the image keeps neither the wheels nor pip itself, and
+   without the packages' ``tests`` folders;
 3. the serving runtime (``mlnb/serving`` alone) at ``/opt/mlnb/runtime``;
 4. the models at ``/var/azureml-app/azureml-models/<name>/<version>/<artifact>``;
 5. the source directory at ``/var/azureml-app``.
 
 Building the context is deterministic: the same inputs give byte-identical files, so
-Docker's layer cache hits. Nothing here talks to a Docker engine.
+Docker's layer cache hits, and :attr:`BuildContext.digest` (a hash of those files) names
+an image that can be reused without a build. Nothing here talks to a Docker engine.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "PackagedModel",
     "assemble_context",
     "build_wheelhouse",
+    "context_digest",
     "render_dockerfile",
     "resolve_base_image",
     "runtime_requirements",
@@ -61,6 +64,7 @@ BASE_IMAGE_VARIABLE = "MLNB_BASE_IMAGE"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 
 _VENV = "/opt/mlnb/venv"
+_INSTALLER = "/opt/mlnb/installer"
 _RUNTIME = "/opt/mlnb/runtime"
 _USER_ID = 10001
 _SERVING_DIR = Path(__file__).resolve().parents[1] / "serving"
@@ -96,6 +100,8 @@ class BuildContext:
         labels: image labels for ``docker build --label`` (requirements hash, models …).
         base_image: the image built on.
         wheelhouse: the cached wheelhouse the context's ``wheels/`` came from.
+        digest: the SHA-256 of the context's files (see :func:`context_digest`): equal
+            digests build equal images.
     """
 
     directory: Path
@@ -107,6 +113,7 @@ class BuildContext:
     labels: Mapping[str, str]
     base_image: str
     wheelhouse: Path
+    digest: str
 
 
 def resolve_base_image(configured: str | None = None, *, python_version: str = "3.11") -> str:
@@ -167,16 +174,19 @@ def render_dockerfile(*, base_image: str, entry_script: str, model_dir: str, pyt
 #   docker run -p 6789:{CONTAINER_PORT} myimage      # then POST http://localhost:6789/score
 # Layers run from least to most often changed: dependencies, serving runtime, models, source.
 
-# Stage 1: the dependencies, installed offline from the wheelhouse resolved on the host.
+# Stage 1: the dependencies, installed offline from the wheelhouse resolved on the host into a
+# venv without pip (a second venv holds the installer); the packages' test suites are dropped.
 FROM {base_image} AS dependencies
 COPY wheels/ /opt/mlnb/wheels/
 COPY requirements.txt /opt/mlnb/requirements.txt
 RUN python3 -c "{check}" \\
- && (python3 -m venv {_VENV} || (echo "mlnb: the base image needs python3 with the venv module" >&2 && exit 1)) \\
- && {_VENV}/bin/pip install --no-index --find-links /opt/mlnb/wheels --no-cache-dir --disable-pip-version-check \\
-      -r /opt/mlnb/requirements.txt
+ && (python3 -m venv {_INSTALLER} && python3 -m venv --without-pip {_VENV} \\
+     || (echo "mlnb: the base image needs python3 with the venv module" >&2 && exit 1)) \\
+ && {_INSTALLER}/bin/pip --python {_VENV}/bin/python install --no-index --find-links /opt/mlnb/wheels \\
+      --no-cache-dir --disable-pip-version-check -r /opt/mlnb/requirements.txt \\
+ && find {_VENV}/lib -mindepth 4 -type d -name tests -prune -exec rm -rf {{}} +
 
-# Stage 2: the service. The wheels stay behind in stage 1.
+# Stage 2: the service. The wheels, the installer and pip's caches stay behind in stage 1.
 FROM {base_image}
 ENV PATH={_VENV}/bin:$PATH \\
     PYTHONPATH={_RUNTIME} \\
@@ -355,7 +365,38 @@ def assemble_context(
         labels=labels,
         base_image=image,
         wheelhouse=wheelhouse,
+        digest=context_digest(target),
     )
+
+
+def context_digest(directory: Path) -> str:
+    """The SHA-256 of a build context: every file's path, mode and content, in path order.
+
+    Wheels count by file name and size rather than content: a wheel's name carries its
+    project, version and build tag, and the wheelhouse cache never rewrites one, so
+    hashing the (large) wheels again on every deploy would buy nothing.
+
+    Args:
+        directory: a context made by :func:`assemble_context`.
+
+    Returns:
+        The hex digest.
+    """
+    digest = hashlib.sha256()
+    root = Path(directory)
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name == _CONTEXT_MARKER:
+            continue
+        relative = path.relative_to(root).as_posix()
+        stat = path.stat()
+        digest.update(f"{relative}\0{stat.st_mode & 0o777:o}\0".encode())
+        if relative.startswith("wheels/"):
+            digest.update(f"{stat.st_size}".encode())
+        else:
+            with open(path, "rb") as handle:
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _service_requirements(

@@ -13,15 +13,19 @@ import queue
 import shutil
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from mlnb import _html
 from mlnb.config import InferenceConfig
-from mlnb.errors import InvalidConfiguration, MlnbError
-from mlnb.image._build import build_image, connect
+from mlnb.errors import InvalidConfiguration, MlnbError, PackagingFailed
+from mlnb.image._build import build_image
 from mlnb.image._context import assemble_context
+from mlnb.image._engine import connect
+from mlnb.image._prune import PACKAGE_LABEL, WORKSPACE_LABEL
+from mlnb.image._push import PushedImage, push_image
 from mlnb.registry import Model, Workspace
 
 _DONE = object()
@@ -33,6 +37,8 @@ class ModelPackage:
     Attributes:
         location: the local image tag once created (None for ``generate_dockerfile=True``).
         state: ``"Running"``, ``"Succeeded"`` or ``"Failed"``.
+        error: the MlnbError that failed the package (``PackagingFailed`` for a bug, whose
+            ``__cause__`` is the original), else None.
     """
 
     def __init__(
@@ -79,15 +85,25 @@ class ModelPackage:
                 log=self._emit,
             )
             if not self.generate_dockerfile:
-                build_image(connect(), context, self.image_name, labels={"mlnb.package": "true"}, log=self._emit)
+                labels = {PACKAGE_LABEL: self.image_name, WORKSPACE_LABEL: str(self.workspace.path)}
+                build_image(connect(), context, self.image_name, labels=labels, log=self._emit)
                 self.location = self.image_name
             self.state = "Succeeded"
         except MlnbError as error:
-            self.error = error
-            self.state = "Failed"
-            self._emit(f"[mlnb] error: {error}")
+            self._fail(error, f"[mlnb] error: {error}")
+        except Exception as error:  # a bug: the package fails with its traceback, never hangs in Running
+            failure = PackagingFailed(
+                f"packaging failed unexpectedly ({type(error).__name__}: {error}); the log holds the traceback to report"
+            )
+            failure.__cause__ = error
+            self._fail(failure, "[mlnb] error: " + "".join(traceback.format_exception(error)).rstrip())
         finally:
             self._lines.put(_DONE)
+
+    def _fail(self, error: MlnbError, line: str) -> None:
+        self.error = error
+        self.state = "Failed"
+        self._emit(line)
 
     def wait_for_creation(self, show_output: bool = False, *, out: TextIO | None = None) -> None:
         """Wait until the image (or the Dockerfile and context) is ready.
@@ -98,7 +114,8 @@ class ModelPackage:
 
         Raises:
             MlnbError: the error that stopped the packaging (a dependency that cannot be
-                resolved, no Docker engine, a failed build step).
+                resolved, no Docker engine, a failed build step); for anything else,
+                :class:`~mlnb.errors.PackagingFailed` with the original as ``__cause__``.
         """
         stream = out or sys.stdout
         while (line := self._lines.get()) is not _DONE:
@@ -108,6 +125,25 @@ class ModelPackage:
         self._lines.put(_DONE)  # a second wait returns at once
         if self.error is not None:
             raise self.error
+
+    def push(self, registry: str, *, tag: str | None = None) -> PushedImage:
+        """Push the package's image to a Docker registry (credentials from the Docker config).
+
+        Args:
+            registry: ``host[:port][/namespace]``, e.g. ``"127.0.0.1:5000"``.
+            tag: the tag in the registry; ``None`` keeps the package's own.
+
+        Returns:
+            The pushed reference and its digest; progress goes to the package log.
+
+        Raises:
+            InvalidConfiguration: for a Dockerfile-only package, or a malformed registry or tag.
+            PushFailed: when the registry cannot be reached or refuses the push.
+        """
+        self.wait_for_creation()
+        if self.location is None:
+            raise InvalidConfiguration("this package is a Dockerfile and its context; package with generate_dockerfile=False to push an image")
+        return push_image(self.location, registry, tag=tag, log=self._emit)
 
     def get_logs(self) -> str:
         """The packaging log so far."""

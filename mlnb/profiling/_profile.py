@@ -116,6 +116,8 @@ class ModelProfile:
         self._inputs = prepare_inputs(input_data)
         self.state = "NotStarted"
         self.error: str | None = None
+        self._cause: BaseException | None = None
+        self._sampling_error: BaseException | None = None
         self.service_name: str | None = None
         self.backend: str | None = None
         self._sampler_description = ""
@@ -160,6 +162,7 @@ class ModelProfile:
         except MlnbError as error:
             self._finish("Failed", str(error))
         except BaseException as error:  # a bug: keep its type and message for the user to report
+            self._cause = error
             self._finish("Failed", f"{type(error).__name__}: {error}")
             raise
         finally:
@@ -206,7 +209,7 @@ class ModelProfile:
             plan = [("warm-up", 1, self._t0 + warmup_s)]
             plan += [(f"c={c}", c, self._t0 + warmup_s + (i + 1) * level_s) for i, c in enumerate(self.concurrency)]
             for label, concurrency, until in plan:
-                if self._cancel.is_set():
+                if self._halted():
                     break
                 self._run_level(_Level(label, concurrency), clients[:concurrency], bodies, min(until, budget_end))
         finally:
@@ -222,7 +225,7 @@ class ModelProfile:
         lock = threading.Lock()
 
         def work(client: ScoringClient) -> None:
-            while not self._cancel.is_set() and time.monotonic() < until:
+            while not self._halted() and time.monotonic() < until:
                 result = client.post(bodies[next(counter) % len(bodies)])
                 with lock:  # Counter's += is a read and a write: threads would lose counts
                     level.statuses[result.status] += 1
@@ -243,13 +246,20 @@ class ModelProfile:
 
     def _sample(self, sampler: Sampler) -> None:
         while self._phase != "done":
-            sample = sampler.read()
+            try:
+                sample = sampler.read()
+            except Exception as error:  # recorded: it fails the profile and stops the load
+                self._sampling_error = error
+                return
             if sample is not None:
                 level = self._levels[-1] if self._levels else None
                 self._samples.append(
                     (sample.time, sample.cpu_seconds, sample.memory_bytes / _GB, self._phase, level.concurrency if level else 0)
                 )
             time.sleep(SAMPLE_INTERVAL_S)
+
+    def _halted(self) -> bool:
+        return self._cancel.is_set() or self._sampling_error is not None
 
     def _finish(self, state: str, error: str | None = None) -> None:
         self.error = error
@@ -258,6 +268,11 @@ class ModelProfile:
     def _outcome(self) -> tuple[str, str | None]:
         if self._cancel.is_set():
             return "Cancelled", "the profile was stopped before it finished"
+        if self._sampling_error is not None:
+            error = self._sampling_error
+            self._cause = error
+            reason = str(error) if isinstance(error, MlnbError) else f"{type(error).__name__}: {error}"
+            return "Failed", f"resource sampling failed: {reason}"
         levels = self._load_levels()
         if not levels or sum(level.statuses[200] for level in levels) == 0:
             examples = next((level.errors for level in levels if level.errors), [])
@@ -265,6 +280,23 @@ class ModelProfile:
                 f"no request succeeded ({sum(level.requests for level in levels)} sent); first errors: "
                 + "; ".join(examples[:3])
                 + ". Fix the entry script or the inputs (try mlnb.score(service, input)) and profile again"
+            )
+        return self._measured()
+
+    def _measured(self) -> tuple[str, str | None]:
+        """Whether the samples support a recommendation: some memory, and CPU at the chosen level."""
+        if not self._samples:
+            return "Failed", (
+                f"no CPU or memory sample was collected during the load ({self._sampler_description}), so there is "
+                "nothing to recommend from; check that the service runs where its backend can measure it, and profile again"
+            )
+        cpu = self._recommend()[0]["cpu"]
+        if math.isnan(cpu):
+            level, _ = self._chosen_level()
+            return "Failed", (
+                f"too few CPU samples at concurrency {int(level['concurrency'])} to measure its CPU use (a level needs "
+                f"two; {self._sampler_description} gave {len(self._samples)} in all); "
+                "profile longer (duration_s) or with fewer concurrency levels"
             )
         return "Succeeded", None
 
@@ -308,7 +340,7 @@ class ModelProfile:
         if show_output:
             stream.write(f"{self.state}: {self.get_results() if self.state == 'Succeeded' else self.error}\n")
         if self.state == "Failed":
-            raise ProfileFailed(f"profile {self.name!r} failed: {self.error}")
+            raise ProfileFailed(f"profile {self.name!r} failed: {self.error}") from self._cause
 
     def _progress(self) -> str:
         level = self._levels[-1] if self._levels and self._phase == self._levels[-1].label else None
@@ -329,7 +361,7 @@ class ModelProfile:
         if self.state == "Running":
             raise ProfileFailed(f"profile {self.name!r} is still running; call wait_for_profiling() first")
         if self.state != "Succeeded":
-            raise ProfileFailed(f"profile {self.name!r} has no results ({self.state}): {self.error}")
+            raise ProfileFailed(f"profile {self.name!r} has no results ({self.state}): {self.error}") from self._cause
 
     def get_results(self) -> dict[str, float]:
         """The recommended resources, as Azure gives them: ``{'cpu': 1.0, 'memoryInGB': 0.5}``.
@@ -341,19 +373,24 @@ class ModelProfile:
         recommendation, _ = self._recommend()
         return recommendation
 
-    def _recommend(self) -> tuple[dict[str, float], dict[str, str]]:
+    def _chosen_level(self) -> tuple[pd.Series[Any], bool]:
+        """The level the CPU figure comes from, and whether it met the latency and error targets."""
         levels = self.levels
-        peak = float(self.samples["memory_gb"].max())
-        memory = max(0.1, _ceil_tenth(peak * (1 + self.memory_headroom)))
         fits = levels[(levels["p99_ms"] <= self.p99_target_ms) & (levels["error_rate"] <= MAX_ERROR_RATE)]
         if len(fits):
-            chosen = fits.iloc[-1]
+            return fits.iloc[-1], True
+        return levels[levels["requests_per_s"] > 0].iloc[0], False
+
+    def _recommend(self) -> tuple[dict[str, float], dict[str, str]]:
+        peak = float(self.samples["memory_gb"].max())
+        memory = max(0.1, _ceil_tenth(peak * (1 + self.memory_headroom)))
+        chosen, fits = self._chosen_level()
+        if fits:
             why = (
                 f"concurrency {int(chosen['concurrency'])} is the highest level with p99 {chosen['p99_ms']:.1f} ms "
                 f"<= {self.p99_target_ms:g} ms and errors <= {MAX_ERROR_RATE:.0%}; it used {chosen['cpu_cores']:.2f} cores"
             )
         else:
-            chosen = levels[levels["requests_per_s"] > 0].iloc[0]
             why = (
                 f"no level met p99 <= {self.p99_target_ms:g} ms with errors <= {MAX_ERROR_RATE:.0%}; "
                 f"the lowest level, concurrency {int(chosen['concurrency'])} (p99 {chosen['p99_ms']:.1f} ms), "
@@ -439,7 +476,7 @@ class ModelProfile:
             "memory_headroom": self.memory_headroom,
             "max_error_rate": MAX_ERROR_RATE,
             "timings": {**self._timings, "load_s": sum(level.ended - level.started for level in self._levels)},
-            "levels": self.levels.to_dict(orient="records") if self._samples else [],
+            "levels": self.levels.to_dict(orient="records"),
             "errors": self._errors(),
         }
         if self.state == "Succeeded":
@@ -529,7 +566,7 @@ class ModelProfile:
             ("cpu", derivation["cpu"]),
         ]
         if errors["total"]:
-            fields.append(("failed requests", f"{errors['total']} ({errors['by_status']}): {'; '.join(errors['examples'][:2])}"))
+            fields.append(("errors", f"{errors['total']} requests failed ({errors['by_status']}): {'; '.join(errors['examples'][:2])}"))
         if self._figure_png is None:
             buffer = io.BytesIO()
             self.plot().savefig(buffer, format="png", dpi=80)

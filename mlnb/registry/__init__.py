@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from mlnb.registry._blobstore import BlobStore
 from mlnb.registry._model import Framework, Model, ModelList, format_size, parse_model_id, validate_name
+from mlnb.registry._private import open_private, private_dir
 from mlnb.registry._resources import ResourceConfiguration
-from mlnb.registry._workspace import SCHEMA_VERSION, Workspace
+from mlnb.registry._workspace import SCHEMA_VERSION, Workspace, check_workspace
 
 __all__ = [
     "BlobStore",
@@ -19,7 +20,10 @@ __all__ = [
     "ResourceConfiguration",
     "SCHEMA_VERSION",
     "Workspace",
+    "check_workspace",
     "format_size",
+    "open_private",
     "parse_model_id",
+    "private_dir",
     "validate_name",
 ]

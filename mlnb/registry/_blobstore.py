@@ -3,7 +3,8 @@
 Blobs are written through a temporary file and renamed into place, so a reader never
 sees half a blob and an interrupted write leaves, at worst, an unreferenced temporary
 file. Blobs are read-only: checkouts hard-link them, and a writable hard link would let
-an edit of a checkout corrupt every model that shares the content.
+an edit of a checkout corrupt every model that shares the content. They are also
+owner-only (0400, in 0700 folders): a model is the user's data.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 import uuid
 from pathlib import Path
 
+from mlnb.registry._private import READ_ONLY_MODE, open_private, private_dir, restrict
+
 _CHUNK = 1 << 20
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 class BlobStore:
@@ -28,8 +29,7 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._tmp = root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp = private_dir(root / "tmp")
 
     def path(self, digest: str) -> Path:
         """Return where the blob with this digest lives (whether or not it exists)."""
@@ -41,14 +41,20 @@ class BlobStore:
         The copy is not yet visible under its digest: call :meth:`commit` (under the
         workspace lock) to put it in place, or :meth:`discard` to drop it.
 
+        Args:
+            source: a regular file; a symlink is refused (``OSError``, ``ELOOP``).
+
         Returns:
             The digest, the size in bytes and the temporary file's path.
         """
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         digest = hashlib.sha256()
         size = 0
+        # O_NOFOLLOW: the registry hands over resolved paths; a file swapped for a symlink
+        # since then is refused rather than followed.
+        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
         try:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
+            with open(descriptor, "rb") as src, open_private(tmp) as dst:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     dst.write(chunk)
@@ -64,8 +70,8 @@ class BlobStore:
         if target.exists():
             tmp.unlink(missing_ok=True)
             return
-        target.parent.mkdir(exist_ok=True)
-        os.chmod(tmp, _READ_ONLY)
+        private_dir(target.parent)
+        os.chmod(tmp, READ_ONLY_MODE)
         os.replace(tmp, target)
 
     @staticmethod
@@ -83,9 +89,9 @@ class BlobStore:
         Args:
             digest: the blob to place.
             target: the new file's path; its folder must exist.
-            writable: make an independent, writable copy (for files handed to the user);
-                otherwise hard-link where the file system allows, which is instant and
-                read-only like the blob itself.
+            writable: make an independent, writable copy (for files handed to the user,
+                with the user's umask); otherwise hard-link where the file system allows,
+                which is instant, or copy, read-only and owner-only like the blob itself.
         """
         source = self.path(digest)
         if not writable:
@@ -95,3 +101,5 @@ class BlobStore:
             except OSError:
                 pass  # another file system, or links not supported: fall back to a copy
         shutil.copyfile(source, target)
+        if not writable:
+            restrict(target, READ_ONLY_MODE)

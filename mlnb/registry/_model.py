@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from mlnb import _html
 from mlnb.errors import InvalidConfiguration, InvalidModelName, ModelExists, ModelNotFound
+from mlnb.registry._collect import collect
+from mlnb.registry._private import DIR_MODE, private_dir, restrict
 from mlnb.registry._resources import ResourceConfiguration
-from mlnb.registry._workspace import Workspace
+from mlnb.registry._workspace import Workspace, check_workspace
 
 if TYPE_CHECKING:
     import sqlite3
@@ -32,8 +34,11 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
-_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
-_ID_PATTERN = re.compile(r"^(?P<name>[^:]+?)(?::(?P<version>\d+))?$")
+# Matched with fullmatch: `$` would also match before a final newline. The classes are
+# ASCII ranges (no \d or \w), so lookalike letters and other scripts' digits are refused.
+_NAME = r"[a-zA-Z0-9][a-zA-Z0-9\-._]{0,254}"
+_NAME_PATTERN = re.compile(_NAME)
+_ID_PATTERN = re.compile(rf"(?P<name>{_NAME})(?::(?P<version>[0-9]+))?")
 
 
 class Framework:
@@ -70,9 +75,12 @@ def parse_model_id(model_id: str) -> tuple[str, int | None]:
     Raises:
         InvalidModelName: when the text is not of that form.
     """
-    match = _ID_PATTERN.match(model_id)
+    match = _ID_PATTERN.fullmatch(model_id) if isinstance(model_id, str) else None
     if not match:
-        raise InvalidModelName(f"invalid model id {model_id!r}; expected NAME or NAME:VERSION, e.g. diabetes:3")
+        raise InvalidModelName(
+            f"invalid model id {model_id!r}; expected NAME or NAME:VERSION, e.g. diabetes:3, where NAME is "
+            "1-255 letters, digits, '-', '.' or '_', starting with a letter or digit"
+        )
     version = match["version"]
     return match["name"], int(version) if version else None
 
@@ -83,7 +91,7 @@ def validate_name(name: str) -> str:
     Raises:
         InvalidModelName: with the rule, when it does not.
     """
-    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
         raise InvalidModelName(
             f"invalid model name {name!r}: use 1-255 letters, digits, '-', '.' or '_', "
             "starting with a letter or digit"
@@ -117,6 +125,7 @@ class Model:
         id: str | None = None,  # noqa: A002 - Azure's parameter name
         version: int | None = None,
     ) -> None:
+        check_workspace(workspace)
         if id is not None:
             if name is not None:
                 raise InvalidConfiguration("pass either name (with version) or id, not both")
@@ -175,7 +184,9 @@ class Model:
         """Register a file or a folder as the next version of ``model_name``.
 
         Files are hashed and copied in one pass, then the version appears atomically:
-        an interrupted registration leaves no version behind.
+        an interrupted registration leaves no version behind. Symlinks follow the rule in
+        ``docs/registry.md``: a linked ``model_path`` keeps the link's name; inside a folder,
+        links that stay inside are registered as what they point to, others are refused.
 
         Args:
             workspace: where to register.
@@ -193,17 +204,17 @@ class Model:
 
         Raises:
             InvalidModelName: for a name the registry does not accept.
-            InvalidConfiguration: for a missing path, or a framework version without a framework.
+            InvalidConfiguration: for a missing path, a symlink the rule refuses, or a framework
+                version without a framework.
 
         Example:
             >>> model = Model.register(ws, "outputs/model.pkl", "diabetes", tags={"area": "diabetes"})
             >>> model.id
             'diabetes:1'
         """
+        check_workspace(workspace)
         validate_name(model_name)
         source = Path(model_path).expanduser()
-        if not source.exists():
-            raise InvalidConfiguration(f"model_path {str(source)!r} does not exist; pass a file or a folder")
         if model_framework_version is not None and model_framework is None:
             raise InvalidConfiguration(
                 "model_framework_version was given without model_framework; pass model_framework=Model.Framework.…"
@@ -211,10 +222,10 @@ class Model:
         framework = Framework.normalize(model_framework) if model_framework is not None else None
         if resource_configuration is not None and not isinstance(resource_configuration, ResourceConfiguration):
             raise InvalidConfiguration("resource_configuration must be a ResourceConfiguration(cpu=..., memory_in_gb=...)")
-        files = _walk(source)
+        collected = collect(source, workspace_path=workspace.path)
         staged: list[tuple[str, str, int, Path]] = []
         try:
-            for relpath, path in files:
+            for relpath, path in collected.files:
                 digest, size, tmp = workspace.blobs.ingest(path)
                 staged.append((relpath, digest, size, tmp))
             manifest = hashlib.sha256(
@@ -233,8 +244,8 @@ class Model:
                     (
                         model_name,
                         version,
-                        source.resolve().name,
-                        int(source.is_dir()),
+                        collected.artifact_name,
+                        int(collected.is_folder),
                         manifest,
                         sum(size for _, _, size, _ in staged),
                         description,
@@ -282,6 +293,7 @@ class Model:
         Returns:
             A list of models that also renders as a table (and ``.to_dataframe()``).
         """
+        check_workspace(workspace)
         query = "SELECT * FROM models"
         params: tuple[Any, ...] = ()
         if name is not None:
@@ -325,7 +337,7 @@ class Model:
             from mlnb.serving.model_path import get_model_path as get_served_model_path
 
             return get_served_model_path(model_name, version)
-        workspace = _workspace or Workspace.from_config()
+        workspace = Workspace.from_config() if _workspace is None else check_workspace(_workspace)
         return str(Model(workspace, model_name, version=version).checkout())
 
     # -- files -------------------------------------------------------------------------
@@ -363,10 +375,11 @@ class Model:
         """Return a read-only copy of the model inside the workspace, making it on first use."""
         folder = self.workspace.path / "checkouts" / self.name / str(self.version)
         if not folder.is_dir():
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))
+            private_dir(folder.parent)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder.parent))  # 0700
             try:
-                self.materialize(staging)
+                for subfolder, _, _ in os.walk(self.materialize(staging)):  # nothing for a file
+                    restrict(Path(subfolder), DIR_MODE)
                 try:
                     os.rename(staging, folder)
                 except OSError:
@@ -389,13 +402,27 @@ class Model:
 
         Raises:
             ModelExists: when the target already exists and ``exist_ok`` is false.
+            InvalidConfiguration: when ``target_dir`` is a file or cannot be created.
         """
         target_dir = Path(target_dir).expanduser()
+        if target_dir.exists() and not target_dir.is_dir():
+            raise InvalidConfiguration(
+                f"target_dir {str(target_dir)!r} is a file, not a folder; pass the folder to download into"
+            )
         target = target_dir / self.artifact_name
         if target.exists() or target.is_symlink():
             if not exist_ok:
                 raise ModelExists(f"{target} already exists; pass exist_ok=True to replace it")
-        target_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidConfiguration(
+                f"cannot create target_dir {str(target_dir)!r}: a part of that path is a file; pass a folder"
+            ) from None
+        except PermissionError:
+            raise InvalidConfiguration(
+                f"cannot create target_dir {str(target_dir)!r}: permission denied; pass a folder you can write to"
+            ) from None
         staging = Path(tempfile.mkdtemp(prefix=f".{self.artifact_name}.", dir=target_dir))
         try:
             written = self.materialize(staging, writable=True)
@@ -592,15 +619,6 @@ def _fetch_row(db: sqlite3.Connection, name: str, version: int | None) -> sqlite
         raise ModelNotFound(f"no model named {name!r} is registered; see Model.list(ws) or `mlnb model list`")
     found: sqlite3.Row = row
     return found
-
-
-def _walk(source: Path) -> list[tuple[str, Path]]:
-    if source.is_file():
-        return [(source.name, source)]
-    files = sorted(
-        (path.relative_to(source).as_posix(), path) for path in source.rglob("*") if path.is_file()
-    )
-    return files
 
 
 def _stringify(values: Mapping[str, Any] | None, what: str) -> dict[str, str]:

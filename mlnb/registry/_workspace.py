@@ -9,21 +9,28 @@ Layout::
         services/       one folder per deployed service: staged models and source, logs
         cache/          wheelhouses and other things that can be rebuilt
         lock            serialises the few writes that touch both database and blobs
+
+Everything in it is owner-only (see mlnb.registry._private): ``.mlnb`` and its folders
+0700, files 0600, blobs 0400. A workspace made by an earlier mlnb, world-readable, is
+fixed the first time it is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import reprlib
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from filelock import FileLock
 
 from mlnb import _html
-from mlnb.errors import WorkspaceNotFound
+from mlnb.errors import InvalidConfiguration, WorkspaceNotFound
 from mlnb.registry._blobstore import BlobStore
+from mlnb.registry._private import DIR_MODE, FILE_MODE, READ_ONLY_MODE, open_private, private_dir, restrict
 
 DIRNAME = ".mlnb"
 ENV_VAR = "MLNB_WORKSPACE"
@@ -99,6 +106,7 @@ class Workspace:
                 f"{self.path} is not an mlnb workspace; create one with Workspace.create(path=...)"
                 " or `mlnb model register` in the project folder."
             )
+        _make_owner_only(self.path)
         self.blobs = BlobStore(self.path / "blobs")
         with contextlib.closing(_open_db(self.path / "registry.db")) as db:
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -124,9 +132,26 @@ class Workspace:
         Returns:
             The workspace.
         """
-        root = Path(path).resolve() / DIRNAME
-        for sub in ("blobs", "checkouts", "cache", "services"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        project = Path(path).resolve()
+        if project.exists() and not project.is_dir():
+            raise InvalidConfiguration(f"cannot create a workspace in {str(project)!r}: it is a file; pass a folder")
+        root = project / DIRNAME
+        if root.is_dir():
+            _make_owner_only(root)  # before private_dir sets .mlnb's mode, the fix's marker
+        try:
+            private_dir(root)
+            for sub in ("blobs", "checkouts", "cache", "services"):
+                private_dir(root / sub)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidConfiguration(
+                f"cannot create a workspace in {str(project)!r}: a part of that path is a file; pass a folder"
+            ) from None
+        except PermissionError:
+            raise InvalidConfiguration(
+                f"cannot create a workspace in {str(project)!r}: permission denied; pass a folder you can write to"
+            ) from None
+        # SQLite gives the -wal and -shm files the database's own mode: create it 0600 first.
+        open_private(root / "registry.db", append=True).close()
         with contextlib.closing(_open_db(root / "registry.db")) as db:
             _migrate(db)
         return cls(root)
@@ -180,7 +205,7 @@ class Workspace:
         The lock keeps blob placement and deletion consistent with the rows that refer
         to blobs across processes; the immediate transaction serialises version numbers.
         """
-        with FileLock(str(self.path / "lock")), self.connect() as db:
+        with FileLock(str(self.path / "lock"), mode=FILE_MODE), self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             yield db
 
@@ -195,6 +220,51 @@ class Workspace:
 
     def __hash__(self) -> int:
         return hash(self.path)
+
+
+def _make_owner_only(root: Path) -> None:
+    """Fix the modes of a workspace an earlier mlnb left world-readable, once.
+
+    ``.mlnb``'s own mode is the marker, set last: a fixed workspace costs one stat to open,
+    and an interrupted fix is redone. With ``.mlnb`` at 0700 nothing inside is reachable by
+    other users; the files that hold secrets or registry data are also made owner-only.
+    Build contexts in ``cache/`` and staged services keep the modes their images need.
+    """
+    info = os.stat(root)
+    if not stat.S_IMODE(info.st_mode) & 0o077 or info.st_uid != os.geteuid():
+        return
+    for name in ("registry.db", "registry.db-wal", "registry.db-shm", "lock"):
+        if (root / name).is_file():
+            restrict(root / name, FILE_MODE)
+    for tree in ("blobs", "checkouts"):
+        for folder, _, files in os.walk(root / tree):
+            restrict(Path(folder), DIR_MODE)
+            for name in files:
+                # Blobs and checkouts (hard links to blobs) are read-only; blobs/tmp holds partial writes.
+                restrict(Path(folder) / name, FILE_MODE if Path(folder) == root / "blobs" / "tmp" else READ_ONLY_MODE)
+    for sub in ("cache", "services"):
+        if (root / sub).is_dir():
+            restrict(root / sub, DIR_MODE)
+    for log in (root / "services").glob("*/*.log"):
+        restrict(log, FILE_MODE)
+    restrict(root, DIR_MODE)
+
+
+def check_workspace(value: object) -> Workspace:
+    """Return ``value`` when it is a :class:`Workspace`.
+
+    Azure notebooks pass the workspace first; a path string there would otherwise fail
+    deep inside with an ``AttributeError``.
+
+    Raises:
+        InvalidConfiguration: for anything else, naming how to get a workspace.
+    """
+    if not isinstance(value, Workspace):
+        raise InvalidConfiguration(
+            "workspace must be a Workspace (Workspace.from_config() or Workspace.create(path)), "
+            f"not the {type(value).__name__} {reprlib.repr(value)}"
+        )
+    return value
 
 
 def _open_db(path: Path) -> sqlite3.Connection:

@@ -190,6 +190,8 @@ class AMLResponse:
         status_code: The HTTP status.
         response_headers: Extra headers, e.g. ``Access-Control-Allow-Origin``.
         json_str: Serialise ``message`` as JSON and send ``application/json``.
+        run_function_failed: Mark the answer as a failure of ``run()``: the server adds
+            ``x-ms-run-function-failed: True``, as azmlinfsrv does.
 
     Example::
 
@@ -201,10 +203,12 @@ class AMLResponse:
         self,
         message: Any,
         status_code: int,
-        response_headers: Mapping[str, str] | None = None,
+        response_headers: Mapping[str, str] = {},  # Azure's default; only read, never changed
         json_str: bool = False,
+        run_function_failed: bool = False,
     ) -> None:
         self.status_code = int(status_code)
+        self.run_function_failed = bool(run_function_failed)
         self.headers = Headers()
         if json_str or not isinstance(message, (bytes, bytearray, str)):
             self._body = json.dumps(message).encode("utf-8")
@@ -212,8 +216,10 @@ class AMLResponse:
         else:
             self._body = message.encode("utf-8") if isinstance(message, str) else bytes(message)
             self.headers["Content-Type"] = "text/html; charset=utf-8"
-        for key, value in (response_headers or {}).items():
+        for key, value in response_headers.items():
             self.headers[key] = value
+        if self.run_function_failed:
+            self.headers["x-ms-run-function-failed"] = "True"
 
     @property
     def data(self) -> bytes:

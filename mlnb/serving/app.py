@@ -1,9 +1,9 @@
 """The WSGI application every worker runs: routes, auth, CORS, limits and error bodies.
 
 Routes: ``GET /`` (liveness), ``GET /ready`` (readiness), ``POST|GET|OPTIONS /score``,
-``GET /swagger.json?version=2|3``. Errors are always JSON ``{"message": ...}``, including
-an unexpected exception in the server itself (500). Everything that can be computed once
-(keys, limits, status lines, swagger documents) is.
+``GET /swagger.json?version=2|3``, ``GET /metrics`` (unless metrics are off). Errors are
+always JSON ``{"message": ...}``, including an unexpected exception in the server itself
+(500). Everything that can be computed once (keys, limits, status lines, swagger documents) is.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from mlnb.serving._body import BodyRejected, read_body
 from mlnb.serving._guard import RequestGuard
 from mlnb.serving.amlhttp import AMLRequest, Headers, _headers_from_environ
 from mlnb.serving.entry_script import InputMode
+from mlnb.serving.observe import BODY_KEY, RUN_MS_KEY, Observer
 from mlnb.serving.schema import InputError
 from mlnb.serving.scorer import Scorer, ScoringTimeout, WorkerRestarting
 from mlnb.serving.settings import Settings
@@ -110,9 +111,17 @@ class ScoringApp:
             "/ready": self._ready,
             "/swagger.json": self._swagger_json,
         }
+        # monitoring (docs/monitoring.md)
+        if settings.metrics:
+            self._routes["/metrics"] = self._metrics
+        self._observer = Observer.from_settings(settings, routes=self._routes, ready=scorer.ready)
+        *others, last = sorted(self._routes)
+        self._not_found = f"routes are {', '.join(others)} and {last}."
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         start = time.perf_counter()
+        observer = self._observer
+        started = observer.begin() if observer is not None else 0.0
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"
         route = self._routes.get(path)
@@ -121,8 +130,7 @@ class ScoringApp:
             if refused is not None:
                 status, headers, body = _error(421, refused)
             elif route is None:
-                status, headers, body = _error(404, f"No route {path!r}; routes are "
-                                                    "/, /ready, /score and /swagger.json.")
+                status, headers, body = _error(404, f"No route {path!r}; {self._not_found}")
             else:
                 status, headers, body = route(environ, method)
         except Exception as exc:  # noqa: BLE001 - a bug here must still answer JSON, and be logged
@@ -138,6 +146,8 @@ class ScoringApp:
             headers.append(("Access-Control-Expose-Headers", _EXPOSED))
             headers.append(("Vary", "Origin"))
         headers.append(("Content-Length", str(len(body))))
+        if observer is not None:
+            observer.end(environ, path, status, body, request_id, started)
         start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
         if self._access_log:
             _log_access(method, path, status, start)
@@ -173,7 +183,8 @@ class ScoringApp:
             script = self._scorer.script
             assert script is not None  # set before ready
             document = orjson.dumps(build_swagger(int(version), title=self._settings.service_name,
-                                                  schema=script.schema, secured=bool(self._keys)))
+                                                  schema=script.schema, secured=bool(self._keys),
+                                                  metrics=self._settings.metrics))
             self._swagger[int(version)] = document
         return 200, [_JSON], document
 
@@ -216,6 +227,7 @@ class ScoringApp:
                 return _error(exc.status, exc.message, _CLOSE)
         else:
             body = b""
+        environ[BODY_KEY] = body
 
         args: tuple[Any, ...]
         kwargs: dict[str, Any]
@@ -251,6 +263,7 @@ class ScoringApp:
                                f"{self._settings.timeout_ms} ms; this worker is being replaced.")
         except WorkerRestarting as exc:
             return _error(503, f"{exc}.", ("Retry-After", "1"))
+        environ[RUN_MS_KEY] = call.run_ms
         timing = ("x-ms-run-fn-exec-ms", f"{call.run_ms:.3f}")
         if call.error is not None:
             error = call.error
@@ -267,6 +280,16 @@ class ScoringApp:
         except TypeError as exc:
             print(f"mlnb.serving: run() returned a value JSON cannot represent: {exc}", file=sys.stderr)
             return _error(500, f"run() returned a value that cannot be serialised as JSON: {exc}", timing)
+
+    def _metrics(self, environ: dict[str, Any], method: str) -> _Reply:
+        if method not in ("GET", "HEAD"):
+            return _error(405, f"{method} is not allowed on /metrics; use GET.", ("Allow", "GET, HEAD"))
+        if self._keys and not self._authorized(environ):
+            return _error(401, "Missing or wrong key: send the header 'Authorization: Bearer <key>'.",
+                          ("WWW-Authenticate", "Bearer"))
+        assert self._observer is not None and self._observer.metrics is not None  # the route implies them
+        text, content_type = self._observer.metrics.render()
+        return 200, [("Content-Type", content_type)], text
 
     def _query_payload(self, environ: dict[str, Any]) -> dict[str, Any]:
         # Query values are JSON when they parse as JSON (data=[[1,2]]), strings otherwise.

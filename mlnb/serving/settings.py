@@ -21,6 +21,8 @@ SETTINGS_ENV = "MLNB_SERVING_SETTINGS"
 #: Azure's default scoring timeout (azmlinfsrv): one hour.
 DEFAULT_TIMEOUT_MS = 3_600_000
 DEFAULT_MAX_BODY_MB = 100.0
+DEFAULT_COLLECT_INTERVAL_S = 5.0
+DEFAULT_COLLECT_BUFFER = 10_000
 
 
 class SettingsError(ValueError):
@@ -46,7 +48,11 @@ class Settings:
         allowed_hosts: Host names accepted besides the loopback ones (``*`` for any); empty
             means any when bound to a non-loopback address, loopback names only otherwise.
         access_log: Write one line per request to stderr.
-        service_name: The title of the swagger document.
+        service_name: The title of the swagger document and the ``service=`` folder of collected data.
+        metrics: Whether ``GET /metrics`` serves Prometheus metrics.
+        collect_dir: Where to collect each scoring request's data as Parquet, or ``None``.
+        collect_interval_s: Seconds between writes of collected data.
+        collect_buffer: Rows a worker buffers between writes; more are dropped and counted.
     """
 
     entry_script: str
@@ -62,6 +68,11 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     access_log: bool = False
     service_name: str = "mlnb-service"
+    # monitoring (docs/monitoring.md)
+    metrics: bool = True
+    collect_dir: str | None = None
+    collect_interval_s: float = DEFAULT_COLLECT_INTERVAL_S
+    collect_buffer: int = DEFAULT_COLLECT_BUFFER
 
     def to_json(self) -> str:
         """Serialise for the worker processes."""
@@ -109,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--access-log", action="store_true", default=None,
                         help="one line per request on stderr: method, path, status, ms [MLNB_ACCESS_LOG=1]")
     parser.add_argument("--service-name", help="title of the swagger document [SERVICE_NAME]")
+    # monitoring (docs/monitoring.md)
+    parser.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,
+                        help="serve Prometheus metrics on GET /metrics (default on) [MLNB_METRICS]")
+    parser.add_argument("--collect-dir", help="collect each scoring request as Parquet under this folder "
+                                              "(default off) [MLNB_COLLECT_DIR]")
+    parser.add_argument("--collect-interval", type=float, dest="collect_interval_s",
+                        help=f"seconds between writes of collected data (default {DEFAULT_COLLECT_INTERVAL_S:g}) "
+                             "[MLNB_COLLECT_INTERVAL]")
+    parser.add_argument("--collect-buffer", type=int,
+                        help=f"rows a worker buffers between writes; more are dropped and counted "
+                             f"(default {DEFAULT_COLLECT_BUFFER}) [MLNB_COLLECT_BUFFER]")
     return parser
 
 
@@ -146,6 +168,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     cors = args.cors_origins if args.cors_origins is not None else env.get("AML_CORS_ORIGINS", "")
     hosts = args.allowed_hosts if args.allowed_hosts is not None else env.get("MLNB_ALLOWED_HOSTS", "")
     access_log = args.access_log if args.access_log is not None else env.get("MLNB_ACCESS_LOG", "") == "1"
+    collect_dir = args.collect_dir or env.get("MLNB_COLLECT_DIR")  # monitoring
     settings = Settings(
         entry_script=entry_script,
         app_root=os.path.abspath(args.app_root or env.get("AML_APP_ROOT") or os.getcwd()),
@@ -160,6 +183,12 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         allowed_hosts=tuple(host.strip().lower() for host in hosts.split(",") if host.strip()),
         access_log=access_log,
         service_name=args.service_name or env.get("SERVICE_NAME") or "mlnb-service",
+        # monitoring
+        metrics=args.metrics if args.metrics is not None else _flag(parser, env, "MLNB_METRICS", True),
+        collect_dir=os.path.abspath(collect_dir) if collect_dir else None,
+        collect_interval_s=float(number(args.collect_interval_s, "MLNB_COLLECT_INTERVAL",
+                                        DEFAULT_COLLECT_INTERVAL_S, float)),
+        collect_buffer=int(number(args.collect_buffer, "MLNB_COLLECT_BUFFER", DEFAULT_COLLECT_BUFFER, int)),
     )
     for name, value, low in (("--port", settings.port, 1), ("--workers", settings.workers, 1),
                              ("--timeout-ms", settings.timeout_ms, 1), ("--max-body-mb", settings.max_body_mb, 0)):
@@ -169,4 +198,25 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         settings.auth_keys()  # refuse an unsafe or empty keys file before anything starts
     except KeysFileError as exc:
         raise SettingsError(str(exc)) from None
+    # monitoring
+    if settings.collect_dir:
+        if settings.collect_interval_s <= 0 or settings.collect_buffer < 1:
+            parser.error("--collect-interval must be above 0 and --collect-buffer at least 1")
+        from mlnb.serving.collect import pyarrow_missing
+
+        missing = pyarrow_missing()
+        if missing:
+            parser.error(f"--collect-dir: {missing}")
     return settings
+
+
+def _flag(parser: argparse.ArgumentParser, env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    parser.error(f"{name}={raw!r} is not a boolean; use 1 or 0")
+    raise AssertionError  # parser.error exits

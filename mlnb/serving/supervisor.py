@@ -101,6 +101,13 @@ def serve(settings: Any) -> int:
     state = WorkerState(folder)
     os.environ[SETTINGS_ENV] = settings.to_json()
     os.environ[STATE_ENV] = folder
+    if settings.metrics:
+        # Every worker's prometheus_client files, in a folder that starts empty and goes with
+        # the state folder at shutdown. Never import prometheus_client here: forked workers
+        # would inherit its single-process mode (docs/monitoring.md).
+        metrics_dir = os.path.join(folder, "metrics")
+        os.mkdir(metrics_dir)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if settings.model_dir:
         os.environ["AZUREML_MODEL_DIR"] = os.path.abspath(settings.model_dir)
     server = _server_class()(

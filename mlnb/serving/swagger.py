@@ -1,8 +1,8 @@
 """The service's Swagger 2.0 and OpenAPI 3 documents, in the shape Azure ML generates.
 
 Built once per worker after the entry script is loaded: ``/`` health, ``POST /score`` with
-``ServiceInput`` and ``ServiceOutput`` from inference-schema, ``ErrorResponse``, and Bearer
-security when keys are set.
+``ServiceInput`` and ``ServiceOutput`` from inference-schema, ``ErrorResponse``, Bearer
+security when keys are set, and ``GET /metrics`` when metrics are on.
 """
 
 from __future__ import annotations
@@ -46,14 +46,38 @@ def _service_input(schema: RunSchema | None) -> dict[str, Any]:
     return service_input
 
 
-def build_swagger(version: int, *, title: str, schema: RunSchema | None, secured: bool) -> dict[str, Any]:
+def _metrics_operation(version: int, secured: bool, failed: dict[str, Any]) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "Prometheus text exposition format 0.0.4: request counts by route "
+                                         "and status, latency and run() histograms, requests in flight, "
+                                         "init() time, collection drops; summed over the workers."}
+    if version == 2:
+        ok["schema"] = {"type": "string"}
+    else:
+        ok["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    responses: dict[str, Any] = {"200": ok}
+    if secured:
+        responses["401"] = failed | {"description": _ERROR_STATUSES["401"]}
+    responses["default"] = failed
+    operation: dict[str, Any] = {"operationId": "ServiceMetrics",
+                                 "description": "The service's metrics, for Prometheus to scrape.",
+                                 "responses": responses}
+    if version == 2:
+        operation["produces"] = ["text/plain"]
+    if secured:
+        operation["security"] = [{"Bearer": []}]
+    return operation
+
+
+def build_swagger(version: int, *, title: str, schema: RunSchema | None, secured: bool,
+                  metrics: bool = False) -> dict[str, Any]:
     """Build the API document.
 
     Args:
         version: 2 for Swagger 2.0, 3 for OpenAPI 3.0.
         title: The service name.
         schema: The entry script's schema, or ``None`` for an untyped ``run``.
-        secured: Whether ``/score`` requires a Bearer key.
+        secured: Whether ``/score`` (and ``/metrics``) require a Bearer key.
+        metrics: Whether the service serves ``GET /metrics``.
 
     Returns:
         The document, ready for ``json.dumps``.
@@ -105,6 +129,8 @@ def build_swagger(version: int, *, title: str, schema: RunSchema | None, secured
         }},
         "/score": {"post": score},
     }
+    if metrics:
+        paths["/metrics"] = {"get": _metrics_operation(version, secured, failed)}
     schemas = {"ServiceInput": service_input, "ServiceOutput": service_output, "ErrorResponse": _ERROR_RESPONSE}
     info = {"title": title, "description": f"API specification for {title}", "version": "1.0"}
     bearer = {"type": "apiKey", "name": "Authorization", "in": "header", "description": "For example: Bearer abc123"}

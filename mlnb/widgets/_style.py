@@ -41,10 +41,10 @@ _CSS = """
 .mlnb-panel .mlnb-mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .mlnb-panel .mlnb-log { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 11.5px; line-height: 1.35; background: #0f172a; color: #e2e8f0; border-radius: 6px;
-  padding: 6px 8px; height: 100%; box-sizing: border-box; overflow: auto;
+  padding: 6px 8px; box-sizing: border-box; overflow: auto;
   display: flex; flex-direction: column-reverse; }
 .mlnb-panel .mlnb-log pre { margin: 0; white-space: pre-wrap; word-break: normal; overflow-wrap: anywhere;
-  font: inherit; color: inherit; background: none; }
+  font: inherit; color: inherit; background: none; overflow: visible; max-height: none; flex: none; }
 .mlnb-panel textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 </style>
 """

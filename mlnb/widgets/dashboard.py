@@ -58,6 +58,8 @@ class Dashboard(widgets.VBox):
         self.registry.on_change(self.deploy.refresh_models)
         self.deploy.on_deployed(self._deployed)
         self.services.on_change(self._services_changed)
+        self.services.on_states(self._states_changed)
+        self._healthy: set[str] = set()
         header = widgets.HTML(
             f"<div class='mlnb-title' title='{html.escape(str(workspace.path))}'>mlnb "
             f"<span class='mlnb-muted' style='font-weight:400'>workspace</span> {html.escape(workspace.name)}</div>"
@@ -82,6 +84,13 @@ class Dashboard(widgets.VBox):
         self._log_service.value = keep if keep in names else (names[0] if names else None)
         self.requests.refresh_services()
         self.profile.refresh_services()
+
+    def _states_changed(self, states: dict[str, str]) -> None:
+        healthy = {name for name, state in states.items() if state == "Healthy"}
+        for name in sorted(healthy - self._healthy):  # turned Healthy: its swagger example exists now
+            self.requests.service_healthy(name)
+            self.profile.service_healthy(name)
+        self._healthy = healthy
 
     def _on_log_service(self, change: dict[str, Any]) -> None:
         if change["new"]:

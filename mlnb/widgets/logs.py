@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import threading
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from mlnb.widgets._style import bar, panel, stylesheet
 # How long to wait before reopening a log stream that ended while the service was still
 # coming up: Docker's stream ends during the image build, before the container exists.
 _REOPEN_SECONDS = 0.5
+# Terminal escape sequences (pip's coloured warnings, progress bars): shown raw in HTML, so dropped.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 
 
 class LogView(widgets.VBox):
@@ -57,9 +60,8 @@ class LogView(widgets.VBox):
         # Bumped on every follow()/stop(): a reader thread of an older generation exits at its next line.
         self._generation = 0
         self._service: str | None = None
-        self._text = widgets.HTML(
-            "<div class='mlnb-log'><pre></pre></div>", layout=widgets.Layout(height=height, width="100%")
-        )
+        self._height = height
+        self._text = widgets.HTML(self._box(""), layout=widgets.Layout(width="100%"))
         self._caption = widgets.HTML("<span class='mlnb-muted'>no service followed</span>")
         self._follow = widgets.ToggleButton(value=True, description="Follow", icon="play", tooltip="Show new lines as they come")
         self._clear = widgets.Button(description="Clear", icon="eraser", tooltip="Forget the lines shown so far")
@@ -116,8 +118,13 @@ class LogView(widgets.VBox):
         with self._lock:
             start = max(0, len(self._history) - self.shown_lines)
             newest = [self._history[i] for i in range(start, len(self._history))]
-        # column-reverse in the stylesheet keeps the scroll position at the bottom: newest visible.
-        self._text.value = f"<div class='mlnb-log'><pre>{html.escape(chr(10).join(newest))}</pre></div>"
+        self._text.value = self._box(_ANSI.sub("", "\n".join(newest)))
+
+    def _box(self, text: str) -> str:
+        # The div is the scroll container, with its own height: Jupyter's CSS would make the
+        # <pre> one, scrolled to the top. column-reverse keeps the scroll at the bottom, so the
+        # newest line stays in view with no JavaScript.
+        return f"<div class='mlnb-log' style='height:{html.escape(self._height)}'><pre>{html.escape(text)}</pre></div>"
 
     def _on_follow(self, change: dict[str, Any]) -> None:
         self._follow.icon = "play" if change["new"] else "pause"

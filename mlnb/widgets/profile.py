@@ -118,11 +118,18 @@ class ProfilePanel(widgets.VBox):
         """The last plot, as PNG bytes (empty before a run succeeded)."""
         return bytes(self._plot.value)
 
-    def _on_service(self, change: dict[str, Any]) -> None:
-        name = change["new"]
-        if not name:
-            return
+    def service_healthy(self, name: str) -> None:
+        """Fetch the swagger example again if ``name`` is selected and no sample is filled in:
+        a service chosen while it was starting had no example to give.
+        """
+        if self._service.value == name and not self._input.value.strip():
+            self._fill_example(name)
 
+    def _on_service(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self._fill_example(change["new"])
+
+    def _fill_example(self, name: str) -> None:
         def work() -> None:
             example = swagger_example(Webservice(self.workspace, name))
             if example is not None:

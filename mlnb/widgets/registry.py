@@ -60,8 +60,12 @@ class RegistryPanel(widgets.VBox):
         )
         self._register = widgets.Button(description="Register", icon="plus", button_style="primary")
         self._register.on_click(self._on_register)
+        # The form's own status line, under its button: an error shows where the click was.
+        self._register_status = widgets.HTML()
+        self._register_jobs = Background(self._register_status)
         form = widgets.VBox(
-            [title("Register a model"), self._name, self._path, self._tags, self._description, self._framework, self._register],
+            [title("Register a model"), self._name, self._path, self._tags, self._description, self._framework,
+             self._register, self._register_status],
             layout=widgets.Layout(min_width="340px"),
         )
         actions = bar([self._download, self._target, self._delete])
@@ -151,10 +155,10 @@ class RegistryPanel(widgets.VBox):
             )
             self.refresh()
             self.select(model.id)
-            self._status.value = f"<span class='mlnb-ok'>&#x2714; registered {html.escape(model.id)}</span>"
+            self._register_status.value = f"<span class='mlnb-ok'>&#x2714; registered {html.escape(model.id)}</span>"
             self._notify()
 
-        self._jobs.run(work, buttons=[self._register], name="mlnb-register")
+        self._register_jobs.run(work, buttons=[self._register], name="mlnb-register")
 
     def _notify(self) -> None:
         for listener in self._listeners:
@@ -163,6 +167,7 @@ class RegistryPanel(widgets.VBox):
     def join(self, timeout: float | None = None) -> None:
         """Wait for a running download, deletion or registration (tests and scripts)."""
         self._jobs.join(timeout)
+        self._register_jobs.join(timeout)
 
 
 def parse_tags(text: str) -> dict[str, str]:

@@ -74,20 +74,22 @@ class RequestPanel(widgets.VBox):
         self._service.observe(self._on_service, names="value")
         self._example = widgets.Button(description="Example", icon="magic", tooltip="Fill in the swagger example again")
         self._example.on_click(lambda _: self._fill_example())
-        self._payload = widgets.Textarea(value=_FALLBACK_PAYLOAD, layout=widgets.Layout(width="100%", height="160px"))
+        # Full width with no side margin: ipywidgets' default margin would push a 100% box out of the panel.
+        self._payload = widgets.Textarea(value=_FALLBACK_PAYLOAD, layout=widgets.Layout(width="100%", height="160px", margin="2px 0"))
         self._send_button = widgets.Button(description="Send", icon="paper-plane", button_style="primary")
         self._send_button.on_click(lambda _: self.send_request())
         self._answer = widgets.HTML("<span class='mlnb-muted'>no request sent yet</span>")
-        self._past = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="100%"))
+        self._past = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="100%", margin="2px 0"))
         self._past.add_class("mlnb-list")
         self._past.observe(self._on_past, names="value")
         left = widgets.VBox(
             [title("Payload"), self._payload, bar([self._send_button, self._example]), self._status, title("Response"), self._answer],
-            layout=widgets.Layout(flex="1 1 50%", margin="0 16px 0 0"),
+            layout=widgets.Layout(flex="1 1 50%", min_width="0", margin="0 16px 0 0"),
         )
-        right = widgets.VBox([title("History"), self._past], layout=widgets.Layout(flex="1 1 40%"))
+        right = widgets.VBox([title("History"), self._past], layout=widgets.Layout(flex="1 1 40%", min_width="0"))
         super().__init__([stylesheet(), bar([title("Test requests"), self._service]), widgets.HBox([left, right])])
         panel(self)
+        self.add_class("mlnb-request")  # a stable hook for browser tests
         self.refresh_services(select=service)
 
     @property
@@ -116,6 +118,13 @@ class RequestPanel(widgets.VBox):
         keep = select if select in names else self._service.value
         self._service.options = names
         self._service.value = keep if keep in names else (names[0] if names else None)
+
+    def service_healthy(self, name: str) -> None:
+        """Fetch the swagger example again if ``name`` is selected and the editor still holds
+        the placeholder: a service chosen while it was starting had no example to give.
+        """
+        if self._service.value == name and self._payload.value == _FALLBACK_PAYLOAD:
+            self._fill_example()
 
     def _on_service(self, change: dict[str, Any]) -> None:
         if change["new"]:

@@ -18,7 +18,8 @@ _WIDTHS = "minmax(120px, 1.2fr) 120px 80px 70px minmax(140px, 1.5fr) minmax(200p
 
 
 class ServicesPanel(widgets.VBox):
-    """The services of a workspace: state, port, backend, models, and Undeploy.
+    """The services of a workspace: state, port, backend, models, and Undeploy (a second
+    click confirms).
 
     The list refreshes on *Refresh*, after an undeploy, and every ``refresh_seconds`` in
     a background thread (states change on their own: a service can fail or finish starting).
@@ -31,6 +32,7 @@ class ServicesPanel(widgets.VBox):
     def __init__(self, workspace: Workspace, *, refresh_seconds: float | None = 5.0) -> None:
         self.workspace = workspace
         self._listeners: list[Callable[[list[str]], None]] = []
+        self._state_listeners: list[Callable[[dict[str, str]], None]] = []
         self._status = widgets.HTML()
         self._jobs = Background(self._status)
         self._refresh = widgets.Button(description="Refresh", icon="refresh")
@@ -39,6 +41,7 @@ class ServicesPanel(widgets.VBox):
             layout=widgets.Layout(grid_template_columns=_WIDTHS, grid_gap="4px 16px", align_items="center", width="100%")
         )
         self._undeploy: dict[str, widgets.Button] = {}
+        self._armed_undeploy: str | None = None
         self._states: dict[str, str] = {}
         self._rows: list[tuple[str, str, str, int, str, str]] | None = None
         self._lock = threading.Lock()
@@ -60,6 +63,10 @@ class ServicesPanel(widgets.VBox):
         """Call ``callback(names)`` after each refresh that changed the list of names."""
         self._listeners.append(callback)
 
+    def on_states(self, callback: Callable[[dict[str, str]], None]) -> None:
+        """Call ``callback(states)`` (name to state) after each refresh that changed a row."""
+        self._state_listeners.append(callback)
+
     def refresh(self) -> None:
         """Read every service's state and redraw the list (blocks for a moment: call from threads)."""
         with self._lock:
@@ -73,6 +80,8 @@ class ServicesPanel(widgets.VBox):
         if changed:
             for listener in self._listeners:
                 listener(sorted(self._states))
+        for state_listener in self._state_listeners:
+            state_listener(self.states)
 
     def _draw(self, rows: list[tuple[str, str, str, int, str, str]]) -> None:
         cells: list[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in _COLUMNS]
@@ -100,9 +109,24 @@ class ServicesPanel(widgets.VBox):
         if button is None:
             button = widgets.Button(description="Undeploy", icon="trash", button_style="danger", tooltip=f"Stop and remove {name}")
             button.layout.width = "100px"
-            button.on_click(lambda _: self.undeploy(name))
+            button.on_click(lambda _: self._on_undeploy(name))
             self._undeploy[name] = button
         return button
+
+    def _on_undeploy(self, name: str) -> None:
+        # Like Delete in the registry: the first click arms, the second removes.
+        button = self._undeploy_button(name)
+        if self._armed_undeploy != name:
+            if self._armed_undeploy in self._undeploy:
+                self._undeploy[self._armed_undeploy].description = "Undeploy"
+            self._armed_undeploy = name
+            button.description = "Confirm"
+            self._status.value = f"<span class='mlnb-error'>click <b>Confirm</b> to stop and remove {html.escape(name)}</span>"
+            return
+        self._armed_undeploy = None
+        button.description = "Undeploy"
+        self._status.value = ""
+        self.undeploy(name)
 
     def undeploy(self, name: str) -> None:
         """Stop and remove a service, in the background."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -65,10 +66,13 @@ def _free_port() -> int:
 
 @pytest.fixture()
 def project(tmp_path, diabetes_model_file, seed_score_script) -> Iterator[Workspace]:
-    """A project folder with a readable name (it shows in the screenshot): the model and src/score.py."""
+    """A project folder with a readable name (it shows in the screenshot): the model and src/score.py,
+    whose init() prints more lines than the log box holds.
+    """
     root = tmp_path / "diabetes-demo"
     (root / "src").mkdir(parents=True)
-    (root / "src" / "score.py").write_text(seed_score_script)
+    chatty = "def init():\n    for step in range(1, 61):\n        print(f'loading part {step}/60', flush=True)\n"
+    (root / "src" / "score.py").write_text(seed_score_script.replace("def init():\n", chatty, 1))
     workspace = Workspace.create(root)
     Model.register(workspace, diabetes_model_file, "sklearn_regression_model", model_framework=Model.Framework.SCIKITLEARN)
     yield workspace
@@ -125,6 +129,61 @@ def jupyterlab(project, tmp_path_factory) -> Iterator[str]:
         log.close()
 
 
+# The newest line of a log view and whether every box that clips it (the scroll container,
+# the notebook panel, the window) shows it whole: what a person sees, not what the DOM holds.
+_NEWEST_LINE_SHOWN = """
+(box) => {
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  let last = null;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) if (node.data.trim()) last = node;
+  if (!last) return {shown: false, why: "no text"};
+  const data = last.data.replace(/\\s+$/, "");
+  const start = data.lastIndexOf("\\n") + 1;
+  const range = document.createRange();
+  range.setStart(last, start);
+  range.setEnd(last, data.length);
+  const line = range.getBoundingClientRect();
+  let top = 0, bottom = window.innerHeight, scrolls = false;
+  for (let element = last.parentElement; element; element = element.parentElement) {
+    const style = getComputedStyle(element);
+    const rect = element.getBoundingClientRect();
+    if (style.overflowY !== "visible" && rect.width > 0 && rect.height > 0) {  // display: contents has no box
+      top = Math.max(top, rect.top);
+      bottom = Math.min(bottom, rect.bottom);
+    }
+    if (box.contains(element) && element.scrollHeight > element.clientHeight + 1) scrolls = true;
+  }
+  return {shown: line.height > 0 && line.top >= top - 1 && line.bottom <= bottom + 1,
+          line: data.slice(start), at: [line.top, line.bottom], visible: [top, bottom], scrolls: scrolls};
+}
+"""
+
+
+# Every box inside a panel that sticks out of it, left or right.
+_OUTSIDE_THE_PANEL = """
+(panel) => {
+  const bounds = panel.getBoundingClientRect();
+  return [...panel.querySelectorAll("*")].map((element) => [element, element.getBoundingClientRect()])
+    .filter(([, rect]) => rect.width > 0 && (rect.right > bounds.right + 1 || rect.left < bounds.left - 1))
+    .map(([element, rect]) => `${element.tagName}.${element.className}: ${rect.left}-${rect.right} (panel ${bounds.left}-${bounds.right})`);
+}
+"""
+
+
+def _assert_newest_line_shown(log, *, timeout: float = 20) -> dict:
+    """Poll until the newest line of ``log`` (a Playwright locator) is visible; return what was seen."""
+    log.scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = log.evaluate(_NEWEST_LINE_SHOWN)
+        if seen["shown"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert seen["shown"], f"the newest log line is not visible: {seen}"
+    assert seen["scrolls"], f"the log fits its box, so this proves nothing: {seen}"
+    return seen
+
+
 def test_deploys_from_the_dashboard_in_chromium(project, jupyterlab, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -153,8 +212,21 @@ def test_deploys_from_the_dashboard_in_chromium(project, jupyterlab, tmp_path):
             expect(page.get_by_text(f"{SERVICE} is Healthy")).to_be_visible(timeout=90_000)
             expect(page.locator(".mlnb-log pre").first).to_contain_text("mlnb.serving: serving", timeout=30_000)
             assert Webservice(workspace, SERVICE).state == "Healthy"
+            expect(page.locator(".mlnb-log:visible")).to_contain_text("loading part 60/60", timeout=30_000)
+            _assert_newest_line_shown(page.locator(".mlnb-log:visible"))
             shot = tmp_path / "dashboard.png"
             dashboard.screenshot(path=str(shot))
+            page.locator(".lm-TabBar-tab", has_text="Logs").last.click()
+            expect(page.locator(".mlnb-log:visible")).to_contain_text("loading part 60/60", timeout=30_000)
+            _assert_newest_line_shown(page.locator(".mlnb-log:visible"))
+            dashboard.screenshot(path=str(tmp_path / "logs.png"))
+            page.locator(".lm-TabBar-tab", has_text="Test").last.click()
+            request_panel = page.locator(".mlnb-request")
+            expect(request_panel.locator("textarea")).to_have_value(re.compile(r"10,\s+9,\s+8"), timeout=30_000)
+            request_panel.locator("button", has_text="Send").click()
+            expect(request_panel).to_contain_text("200 OK", timeout=30_000)
+            assert request_panel.evaluate(_OUTSIDE_THE_PANEL) == []
+            dashboard.screenshot(path=str(tmp_path / "test.png"))
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             print(f"the page when the test failed: {tmp_path / 'failure.png'}")

@@ -125,7 +125,7 @@ def test_deploy_configuration_defaults_and_values() -> None:
         ({"port": True}, "invalid value for port"),
         ({"cpu_cores": 0}, "invalid value for cpu_cores"),
         ({"memory_gb": float("nan")}, "invalid value for memory_gb"),
-        ({"backend": "kube"}, r'expected "auto", "docker", "process" \(not \'kube\'\)'),
+        ({"backend": "kube"}, r'expected "auto", "docker", "process", "swarm" \(not \'kube\'\)'),
         ({"workers": 0}, "invalid value for workers"),
         ({"auth_enabled": "yes"}, "invalid value for auth_enabled"),
         ({"base_image": "python 3"}, "invalid value for base_image"),

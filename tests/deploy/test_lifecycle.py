@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
-from mlnb.deploy.backends import FakeBackend, register_backend
+from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
 from mlnb.errors import (
     DeploymentFailed,
     DeploymentTimeout,
@@ -32,10 +32,12 @@ def fake() -> Iterator[FakeBackend]:
     backend = FakeBackend()
     register_backend("fake", lambda: backend)
     yield backend
+    unregister_backend("fake")
 
 
 @pytest.fixture()
-def setup(project: tuple[Workspace, Model, Path], fake: FakeBackend) -> tuple[Workspace, Model, InferenceConfig]:
+def setup(fake: FakeBackend, project: tuple[Workspace, Model, Path]) -> tuple[Workspace, Model, InferenceConfig]:
+    # fake first: it is torn down last, after the project has deleted its services on it
     workspace, model, source = project
     return workspace, model, InferenceConfig(entry_script="score.py", source_directory=source)
 

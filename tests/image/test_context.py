@@ -97,8 +97,18 @@ def test_dockerfile_layers_run_from_least_to_most_often_changed() -> None:
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
     assert 'AZUREML_MODEL_DIR="/var/azureml-app/azureml-models/m/1"' in text
-    assert "python3 -m venv /opt/mlnb/venv" in text
+    assert "python3 -m venv --without-pip /opt/mlnb/venv" in text
     assert "v == (3, 11)" in text
+
+
+def test_final_stage_keeps_no_wheels_installer_or_test_suites() -> None:
+    text = render_dockerfile(base_image="b", entry_script="score.py", model_dir="/m")
+    final = text[text.index("\nFROM b\n"):]
+
+    assert "--no-cache-dir" in text and "-name tests -prune -exec rm -rf" in text
+    assert "/opt/mlnb/installer/bin/pip --python /opt/mlnb/venv/bin/python install" in text
+    assert "wheels" not in final and "installer" not in final
+    assert final.count("COPY --from=dependencies") == 1
 
 
 def test_dockerfile_quotes_environment_values() -> None:
@@ -184,6 +194,19 @@ def test_context_is_deterministic_and_a_script_change_touches_only_the_source(tm
 
     assert first == again
     assert {path for path in first if first[path] != changed.get(path)} == {"source/score.py"}
+
+
+def test_digest_names_the_content_and_changes_with_any_file(tmp_path: Path, wheelhouse_cache: Path, service: tuple) -> None:
+    models, config = service
+    first = assemble(models, config, tmp_path / "a", wheelhouse_cache)
+    again = assemble(models, config, tmp_path / "b", wheelhouse_cache)
+    (config.source_directory / "lib" / "helper.py").write_text("X = 2\n")
+    changed = assemble(models, config, tmp_path / "c", wheelhouse_cache)
+    os.chmod(config.source_directory / "lib" / "helper.py", 0o755)
+    executable = assemble(models, config, tmp_path / "d", wheelhouse_cache)
+
+    assert first.digest == again.digest == packaging.context_digest(tmp_path / "a")
+    assert len({first.digest, changed.digest, executable.digest}) == 3
 
 
 def test_several_models_share_the_models_root(tmp_path: Path, wheelhouse_cache: Path, service: tuple) -> None:

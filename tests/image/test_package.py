@@ -11,7 +11,8 @@ import pytest
 
 import mlnb.image._context as context
 from mlnb import Environment, InferenceConfig, Model, ModelPackage, Workspace
-from mlnb.errors import DockerUnavailable, InvalidConfiguration
+from mlnb.cli import main
+from mlnb.errors import DockerUnavailable, InvalidConfiguration, PackagingFailed
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +75,44 @@ def test_bad_arguments_are_refused_at_once(project: tuple[Workspace, Model, Path
     chosen_config = _config(source) if config == "ok" else config
     with pytest.raises(InvalidConfiguration, match=message):
         ModelPackage(workspace, chosen_models, chosen_config)  # type: ignore[arg-type]  # the mistakes under test
+
+
+def test_a_dockerfile_package_has_no_image_to_push(project: tuple[Workspace, Model, Path]) -> None:
+    workspace, model, source = project
+    package = Model.package(workspace, [model], _config(source), generate_dockerfile=True)
+    with pytest.raises(InvalidConfiguration, match="generate_dockerfile=False to push"):
+        package.push("127.0.0.1:5000")
+
+
+def _broken_link(source: Path) -> Path:
+    """A symlink in the source directory whose target was moved away: copying it is not an mlnb error."""
+    link = source / "lookup.csv"
+    link.symlink_to(source / "moved-away.csv")
+    return link
+
+
+def test_an_unexpected_error_fails_the_package_and_keeps_its_traceback(project: tuple[Workspace, Model, Path]) -> None:
+    workspace, model, source = project
+    _broken_link(source)
+    package = Model.package(workspace, [model], _config(source), generate_dockerfile=True)
+    with pytest.raises(PackagingFailed, match="FileNotFoundError") as raised:
+        package.wait_for_creation()
+    assert isinstance(raised.value.__cause__, FileNotFoundError)
+    assert package.state == "Failed" and package.location is None and package.error is raised.value
+    logs = package.get_logs()
+    assert "Traceback (most recent call last):" in logs and "lookup.csv" in logs
+    with pytest.raises(PackagingFailed):
+        package.wait_for_creation()  # a second wait raises the same error
+    assert "Failed" in package._repr_html_()
+
+
+def test_the_cli_exits_non_zero_when_packaging_breaks(
+    project: tuple[Workspace, Model, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace, model, source = project
+    _broken_link(source)
+    status = main(["package", "-w", str(workspace.path.parent), "-m", model.id, "--entry-script", "score.py", "--source-dir", str(source)])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "image None" not in captured.out
+    assert "mlnb: error:" in captured.err and "FileNotFoundError" in captured.err

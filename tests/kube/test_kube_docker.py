@@ -25,9 +25,9 @@ import pytest
 import requests
 
 from mlnb.config import InferenceConfig
+from mlnb.image import assemble_context
 from mlnb.kube import KubeSpec, render_manifests, resources_from_recommendation
 from mlnb.kube._resources import parse_quantity
-from mlnb.image import assemble_context
 
 pytestmark = pytest.mark.docker
 

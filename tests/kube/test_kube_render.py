@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mlnb.errors import InvalidConfiguration
-from mlnb.kube import KEYS_FILE, KubeSpec, render_manifests
 from mlnb.image import render_dockerfile
+from mlnb.kube import KEYS_FILE, KubeSpec, render_manifests
 
 IMAGE = "registry.example.com/diabetes:3"
 KEYS = ["primary-key-0123456789", "secondary-key-9876543210"]

@@ -95,6 +95,14 @@ def test_rawhttp_post_returns_the_script_response(compat_server: Server) -> None
     assert "x-ms-run-fn-exec-ms" in response.headers
 
 
+def test_a_response_marked_run_function_failed_carries_azures_header(compat_server: Server) -> None:
+    # Azure's AMLResponse(message, status_code, response_headers, json_str, run_function_failed), positionally.
+    response = requests.post(f"{compat_server.score_url}?what=failed", data=b"")
+    assert (response.status_code, response.text) == (422, "no such input")
+    assert response.headers["x-reason"] == "demo"
+    assert response.headers["x-ms-run-function-failed"] == "True"
+
+
 def test_shim_model_path_resolves_the_single_model_layout(compat_server: Server) -> None:
     response = requests.post(f"{compat_server.score_url}?what=model", data=b"")
     assert response.status_code == 200

@@ -75,3 +75,22 @@ def test_follows_a_process_service_through_a_burst(project, wait_until):
     assert [line for line in view.lines if line.startswith("burst ")] == burst
     wait_until(lambda: "burst 04999" in view.text, what="the burst to render")
     view.close()
+
+
+def test_terminal_colour_codes_are_not_shown(tmp_path, wait_until):
+    view = LogView(Workspace.create(tmp_path))
+    pip_warning = "\x1b[1;33mWARNING: Running pip as the 'root' user\x1b[0m"
+    view.extend([pip_warning, "\x1b[2K\x1b[31merror\x1b[39m: done"])
+    wait_until(lambda: "error" in view.text, what="the lines to render")
+    assert "WARNING: Running pip as the &#x27;root&#x27; user\nerror: done" in view.text
+    assert "\x1b" not in view.text and "[0m" not in view.text and "[1;33m" not in view.text
+    assert view.lines[0] == pip_warning  # the history keeps what the service wrote
+    view.close()
+
+
+def test_the_scroll_container_is_the_view_itself(tmp_path):
+    # The browser test shows it; this pins the markup it relies on: the div has the height.
+    view = LogView(Workspace.create(tmp_path), height="200px")
+    assert view.text.startswith("<div class='mlnb-log' style='height:200px'><pre>")
+    assert view._text.layout.height is None
+    view.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -73,3 +75,24 @@ def test_mlnb_magic_returns_a_dashboard(project, monkeypatch):
     finally:
         shell.run_line_magic("unload_ext", "mlnb")
     assert Webservice.list(workspace) == []
+
+
+def test_the_test_and_profile_tabs_fetch_the_example_once_the_service_is_healthy(project, seed_score_script, wait_until):
+    workspace, model, source = project
+    slow = seed_score_script.replace("def init():\n", "def init():\n    import time\n    time.sleep(4)\n", 1)
+    (source / "slow_score.py").write_text(slow)
+    Model.deploy(  # as %deploy --no-wait in a cell would: the dashboard sees it while init() runs
+        workspace, "slowex", [model], InferenceConfig("slow_score.py", source_directory=source),
+        LocalWebservice.deploy_configuration(backend="process"),
+    )
+    dashboard = Dashboard(workspace, refresh_seconds=0.2)
+    try:
+        assert dashboard.requests.service == "slowex"
+        dashboard.requests.join(10)
+        assert Webservice(workspace, "slowex").state == "Transitioning"
+        assert json.loads(dashboard.requests.payload) == {"data": []}  # nothing to fetch yet
+        wait_until(lambda: "10" in dashboard.requests.payload, timeout=60, what="the example after Healthy")
+        assert json.loads(dashboard.requests.payload) == {"data": [[10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]}
+        wait_until(lambda: "10" in dashboard.profile._input.value, timeout=10, what="the profile tab's example")
+    finally:
+        dashboard.close()

@@ -49,9 +49,11 @@ def test_bad_input_is_one_line_in_the_panel(project):
     panel._name.value, panel._path.value, panel._tags.value = "m", "/nonexistent/model.pkl", ""
     panel._register.click()
     panel.join(30)
-    assert isinstance(panel._jobs.last_error, InvalidConfiguration)
-    assert "does not exist" in panel._status.value
+    assert isinstance(panel._register_jobs.last_error, InvalidConfiguration)
+    assert "does not exist" in panel._register_status.value and not panel._status.value
+    [form] = [box for box in panel.children[1].children if panel._register in box.children]
+    assert form.children.index(panel._register_status) == form.children.index(panel._register) + 1  # under the button
     panel._path.value, panel._tags.value = __file__, "oops"
     panel._register.click()
     panel.join(30)
-    assert "key=value" in panel._status.value
+    assert "key=value" in panel._register_status.value

@@ -55,6 +55,10 @@ def test_services_list_shows_state_and_undeploys(service, wait_until):
     assert any("reqsvc" in getattr(cell, "value", "") for cell in panel._grid.children)
     panel._undeploy["reqsvc"].click()
     panel.join(30)
+    assert Webservice(service.workspace, "reqsvc").state == "Healthy"  # the first click only asks
+    assert panel._undeploy["reqsvc"].description == "Confirm" and "Confirm" in panel._status.value
+    panel._undeploy["reqsvc"].click()
+    panel.join(30)
     assert panel.states == {}
     assert Webservice.list(service.workspace) == []
 

@@ -1,15 +1,16 @@
-"""Deployment backends, by name: ``docker``, ``process`` and any registered test double.
+"""Deployment backends, by name: ``docker``, ``process``, ``swarm`` and any registered test double.
 
 Each backend owns everything backend-specific (start, the safe switch to a new version,
-stop, state, logs and its resource sampler), so nothing outside this package asks which backend a service is on.
-The Docker backend is imported only when asked for: docker-py loads on first use.
+stop, state, logs and its resource sampler), so nothing outside this package asks which
+backend a service is on. The Docker and Swarm backends are imported only when asked for:
+docker-py loads on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlnb.config import add_backend_name
+from mlnb.config import add_backend_name, remove_backend_name
 from mlnb.deploy.backends._base import Backend, Deployment, RuntimeStatus, http_ready, server_arguments
 from mlnb.deploy.backends._fake import FakeBackend, FakeService
 from mlnb.deploy.backends._sampling import Sample, Sampler
@@ -26,11 +27,18 @@ def register_backend(name: str, factory: Callable[[], Backend]) -> None:
     add_backend_name(name)
 
 
+def unregister_backend(name: str) -> None:
+    """Undo :func:`register_backend`: ``name`` is no longer a backend (a no-op for unknown names)."""
+    _FACTORIES.pop(name, None)
+    _INSTANCES.pop(name, None)
+    remove_backend_name(name)
+
+
 def get_backend(name: str) -> Backend:
     """Return the backend called ``name``, creating it on first use.
 
     Raises:
-        DockerUnavailable: for ``"docker"`` when no engine answers.
+        DockerUnavailable: for ``"docker"`` or ``"swarm"`` when no engine answers.
         InvalidConfiguration: for an unknown name.
     """
     if name not in _INSTANCES:
@@ -49,7 +57,11 @@ def _create(name: str) -> Backend:
         from mlnb.deploy.backends._process import ProcessBackend
 
         return ProcessBackend()
-    known = ", ".join(sorted({"docker", "process", *_FACTORIES}))
+    if name == "swarm":
+        from mlnb.deploy.backends._swarm import SwarmBackend
+
+        return SwarmBackend()
+    known = ", ".join(sorted({"docker", "process", "swarm", *_FACTORIES}))
     raise InvalidConfiguration(f"unknown backend {name!r}; expected one of {known}")
 
 
@@ -80,4 +92,5 @@ __all__ = [
     "register_backend",
     "resolve_backend",
     "server_arguments",
+    "unregister_backend",
 ]

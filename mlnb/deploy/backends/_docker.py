@@ -22,6 +22,7 @@ import os
 import tarfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,16 @@ from mlnb.deploy._records import ServiceRecord
 from mlnb.deploy.backends._base import Deployment, RuntimeStatus, http_ready, keys_file_text
 from mlnb.deploy.backends._sampling import CgroupSampler, DockerStatsSampler, Sampler
 from mlnb.errors import DeploymentFailed, DockerUnavailable, MlnbError, ProfileFailed
-from mlnb.image import APP_ROOT, CONTAINER_PORT, assemble_context, build_image, connect, resolve_base_image, stage_source
+from mlnb.image import (
+    APP_ROOT,
+    CONTAINER_PORT,
+    assemble_context,
+    build_or_reuse,
+    connect,
+    push_image,
+    resolve_base_image,
+    stage_source,
+)
 
 _FAILURE_MARKER = "build.failed"
 _BUILDING_MARKER = "build.pid"
@@ -131,21 +141,26 @@ class DockerBackend:
 
     def _build_and_run(self, deployment: Deployment, runtime: dict[str, Any], cancel: threading.Event) -> None:
         try:
-            self._build(deployment, runtime["image"], cancel)
+            image = self._build(deployment, runtime["image"], cancel)
             commit = deployment.commit or _always_current
             with commit(runtime, cancel) as current:
                 if cancel.is_set() or not current:
                     return  # deleted or replaced meanwhile: not ours to start any more
-                self._run(deployment, runtime, runtime["image"], source=None)
+                self._run(deployment, runtime, image, source=None)
         except Exception as error:  # the thread's only way to report is the marker and the log
-            message = str(error) if isinstance(error, MlnbError) else f"{type(error).__name__}: {error}"
             with contextlib.suppress(FileNotFoundError):  # the service folder goes with a delete
-                deployment.log(f"[mlnb] error: {message}")
+                if isinstance(error, MlnbError):
+                    message = str(error)
+                    deployment.log(f"[mlnb] error: {message}")
+                else:  # a bug: the log keeps its traceback, for the user to report
+                    message = f"{type(error).__name__}: {error} (unexpected: the deployment log holds its traceback)"
+                    deployment.log("[mlnb] error: " + "".join(traceback.format_exception(error)).rstrip())
                 (deployment.folder / _FAILURE_MARKER).write_text(message)
         finally:
             (deployment.folder / _BUILDING_MARKER).unlink(missing_ok=True)
 
-    def _build(self, deployment: Deployment, tag: str, cancel: threading.Event | None) -> None:
+    def _build(self, deployment: Deployment, tag: str, cancel: threading.Event | None) -> str:
+        """Build (or find) the image, tag it ``tag``, push it when asked; return its content-named tag."""
         context = assemble_context(
             deployment.models,
             deployment.inference_config,
@@ -155,7 +170,10 @@ class DockerBackend:
             log=deployment.log,
             requirements=deployment.requirements,
         )
-        build_image(self.client, context, tag, labels=deployment.labels, log=deployment.log, cancel=cancel)
+        image = build_or_reuse(self.client, context, tag, labels=deployment.labels, log=deployment.log, cancel=cancel)
+        if deployment.config.registry is not None and not (cancel is not None and cancel.is_set()):
+            push_image(image, deployment.config.registry, client=self.client, log=deployment.log)
+        return image
 
     def _run(self, deployment: Deployment, runtime: dict[str, Any], image: str, *, source: Path | None) -> Container:
         """Start a server generation in the port holder (made first when missing); return its container."""
@@ -337,8 +355,7 @@ class DockerBackend:
         with _engine():
             self._remove_strays(deployment.labels, keep={old.get("container"), old.get("holder")})
             if rebuild:
-                self._build(deployment, runtime["image"], cancel=None)
-                image, source = runtime["image"], None
+                image, source = self._build(deployment, runtime["image"], cancel=None), None
             else:
                 image = self._image_of(record) or runtime["image"]
                 source = deployment.folder / "reload-source"

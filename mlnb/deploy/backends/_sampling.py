@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 
+from mlnb.errors import ProfileFailed
+
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
@@ -49,7 +51,12 @@ class Sampler(Protocol):
     """How the readings are taken, for the profile's details."""
 
     def read(self) -> Sample | None:
-        """A fresh reading, or ``None`` when none is available yet (or the service is gone)."""
+        """A fresh reading, or ``None`` when none is available yet (or the service is gone).
+
+        Raises:
+            ProfileFailed: when readings can no longer be taken for another reason (the
+                engine's connection broke, say); the profile then fails with it.
+        """
         ...
 
     def close(self) -> None:
@@ -152,6 +159,11 @@ class CgroupSampler:
 class DockerStatsSampler:
     """The Docker engine's stats stream (one reading a second), consumed in a thread.
 
+    The stream's expected ends are quiet: the container is removed (the engine ends the
+    stream), was already gone, or :meth:`close` was called. Any other end (a dropped
+    connection, an engine error, a document that cannot be read) is kept and raised by
+    :meth:`read`.
+
     Args:
         container: the running container.
     """
@@ -161,16 +173,20 @@ class DockerStatsSampler:
     def __init__(self, container: Container) -> None:
         import docker
 
-        # A client of its own: closing it is how close() ends the blocking stream.
+        # A client of its own, closed by close(); the stream itself ends at its next
+        # document (within a second) once _closed is set.
         self._api = docker.from_env().api
         self._id = container.id
         self._latest: Sample | None = None
         self._taken: Sample | None = None
         self._closed = False
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._follow, name="mlnb-docker-stats", daemon=True)
         self._thread.start()
 
     def _follow(self) -> None:
+        from docker.errors import NotFound
+
         try:
             for stats in self._api.stats(self._id, stream=True, decode=True):
                 if self._closed:
@@ -178,11 +194,23 @@ class DockerStatsSampler:
                 sample = stats_sample(stats)
                 if sample is not None:
                     self._latest = sample
-        except Exception:  # the stream ends with an error when the container goes or close() drops it
+        except NotFound:  # the container was gone before the stream started
             return
+        except Exception as error:  # kept for read(), unless close() caused it
+            if not self._closed:
+                self._error = error
 
     def read(self) -> Sample | None:
-        """The latest reading from the stream, once; ``None`` until a new one arrives."""
+        """The latest reading from the stream, once; ``None`` until a new one arrives.
+
+        Raises:
+            ProfileFailed: when the stream broke while the container was still there.
+        """
+        if self._error is not None:
+            raise ProfileFailed(
+                f"the Docker stats stream of container {self._id[:12]} failed "
+                f"({type(self._error).__name__}: {self._error}); check the engine and profile again"
+            ) from self._error
         latest = self._latest
         if latest is None or latest is self._taken:
             return None

@@ -18,6 +18,8 @@ def run(request):
     if request.method == "POST":
         if request.args.get("what") == "model":
             return AMLResponse({"model_path": model_path}, 200, json_str=True)
+        if request.args.get("what") == "failed":
+            return AMLResponse("no such input", 422, {"x-reason": "demo"}, False, True)
         resp = AMLResponse(request.get_data(False), 200)
         resp.headers["Access-Control-Allow-Origin"] = "http://www.example.com"
         resp.headers["Content-Type"] = request.headers.get("Content-Type", "application/octet-stream")

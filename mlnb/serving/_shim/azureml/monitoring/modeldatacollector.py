@@ -140,7 +140,7 @@ class ModelDataCollector:
             return input_data + values
         if hasattr(input_data, "columns") and hasattr(input_data, "copy"):
             frame = input_data.copy()
-            for header, value in zip(headers, values):
+            for header, value in zip(headers, values, strict=False):
                 frame[header] = value
             return frame
         if hasattr(input_data, "ndim"):

@@ -1,0 +1,7 @@
+"""``azureml.core.experiment``: ``Experiment``, which only Azure's cloud can back (it fails on use with one line)."""
+
+from __future__ import annotations
+
+from mlnb.compat.azureml._cloud_names import Experiment
+
+__all__ = ["Experiment"]

@@ -1,0 +1,7 @@
+"""``azureml.train.automl.run``: ``AutoMLRun``, cloud only (it fails on use with one line)."""
+
+from __future__ import annotations
+
+from mlnb.compat.azureml._cloud_names import AutoMLRun
+
+__all__ = ["AutoMLRun"]

@@ -1,0 +1,255 @@
+"""Data collection: each scoring request's inputs, outputs and outcome, written to Parquet.
+
+A request thread only appends a tuple to a bounded in-memory buffer; when the buffer is
+full the request is counted as dropped instead, so collection never slows a request.
+A writer thread in each worker empties the buffer every ``interval_s`` seconds and at
+shutdown into one complete Parquet file per day present in the batch::
+
+    DIR/service=<name>/date=YYYY-MM-DD/part-<pid>-<seq>.parquet
+
+Files are written under a hidden temporary name and renamed, so a reader never sees half a
+file, and a worker killed outright loses at most the rows of its current interval. Each
+file's key-value metadata holds ``mlnb.dropped``: the rows this worker dropped since its
+previous file. pyarrow is imported only when collection is on, by the writer thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.util import Finalize
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+
+import orjson
+
+__all__ = ["COLUMNS", "DROPPED_KEY", "Collector", "Row", "partition_name", "pyarrow_missing"]
+
+#: Key of the per-file metadata entry that counts the rows dropped before the file.
+DROPPED_KEY = b"mlnb.dropped"
+#: The Parquet columns (besides the ``service`` and ``date`` partition keys).
+COLUMNS = ("time", "request_id", "method", "status", "latency_ms", "run_ms", "inputs", "outputs")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# The writer converts rows in chunks of about half a millisecond of work and sleeps briefly
+# between them, so request threads waiting for the GIL get it at once rather than after
+# the interpreter's 5 ms switch interval.
+_CHUNK_ROWS = 128
+_YIELD_S = 0.0001
+
+
+class Row(NamedTuple):
+    """What a request thread hands over: the raw material of one row, not yet converted."""
+
+    end_time: float
+    request_id: str
+    method: str
+    status: int
+    latency_s: float
+    run_ms: float | None
+    body: bytes | None
+    query: str
+    output: bytes
+
+
+def pyarrow_missing() -> str | None:
+    """Why collection cannot run here, or ``None`` when pyarrow is importable."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        return "data collection writes Parquet and needs pyarrow: pip install pyarrow"
+    return None
+
+
+def partition_name(service: str) -> str:
+    """The ``service=`` folder value for a service name (unsafe characters become ``_``)."""
+    return _UNSAFE.sub("_", service) or "_"
+
+
+class Collector:
+    """One worker's collection buffer and writer thread.
+
+    Args:
+        folder: The dataset root (``--collect-dir``).
+        service: The service name, the ``service=`` partition.
+        interval_s: Seconds between flushes.
+        max_rows: Rows the buffer holds between flushes; more are dropped and counted.
+        on_drop: Called with a number of rows left out: by a request thread when the buffer
+            is full, by the writer when a file cannot be written (the metrics counter).
+    """
+
+    def __init__(self, folder: str, *, service: str, interval_s: float, max_rows: int,
+                 on_drop: Callable[[int], None] | None = None) -> None:
+        self._parquet: _Parquet | None = None
+        self._root = os.path.join(os.path.abspath(folder), f"service={partition_name(service)}")
+        self._interval_s = interval_s
+        self._max_rows = max_rows
+        self._on_drop = on_drop
+        # deque.append and popleft are atomic: request threads never take a lock to add.
+        self._rows: collections.deque[Row] = collections.deque()
+        self._dropped = 0
+        self._drop_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pid = os.getpid()
+        # Starts at the clock so a later worker that gets the same pid cannot overwrite.
+        self._seq = int(time.time() * 1000)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="mlnb-collect", daemon=True)
+        self._thread.start()
+        # multiprocessing's exit hook runs in granian's forked workers after SIGTERM (atexit
+        # does not run there) and, through atexit, in any other process.
+        Finalize(None, self.close, exitpriority=10)
+
+    def add(self, row: Row) -> None:
+        """Buffer one request's row, or count it as dropped when the buffer is full."""
+        if len(self._rows) < self._max_rows:
+            self._rows.append(row)
+            return
+        with self._drop_lock:
+            self._dropped += 1
+        if self._on_drop is not None:
+            self._on_drop(1)
+
+    def flush(self) -> None:
+        """Write the buffered rows now (the writer thread does this every interval)."""
+        with self._flush_lock:
+            # Only flush() takes rows out, under the lock, so the ones there now can all be popped.
+            pop = self._rows.popleft
+            rows = [pop() for _ in range(len(self._rows))]
+            with self._drop_lock:
+                dropped, self._dropped = self._dropped, 0
+            if not rows and not dropped:
+                return
+            try:
+                self._write(self._load(), rows, dropped)
+            except Exception:  # a full disk must not kill the worker; say so
+                with self._drop_lock:
+                    self._dropped += len(rows) + dropped
+                if self._on_drop is not None:
+                    self._on_drop(len(rows))
+                print(f"mlnb.serving: could not write collected data under {self._root} "
+                      f"({len(rows)} rows counted as dropped):\n{traceback.format_exc()}",
+                      file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is left."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+        self.flush()
+
+    def _main(self) -> None:
+        with self._flush_lock:
+            self._load()
+        while not self._stop.wait(self._interval_s):
+            self.flush()
+
+    def _load(self) -> _Parquet:
+        # Called under the flush lock; the writer thread does it first, at start-up.
+        if self._parquet is None:
+            self._parquet = _Parquet()
+        return self._parquet
+
+    def _write(self, parquet: _Parquet, rows: list[Row], dropped: int) -> None:
+        pa = parquet.pa
+        by_day: dict[str, list[Any]] = {}
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            chunk = rows[start:start + _CHUNK_ROWS]
+            day = _day(min(row.end_time - row.latency_s for row in chunk))
+            if day == _day(max(row.end_time for row in chunk)):
+                by_day.setdefault(day, []).append(parquet.batch(chunk))
+            else:  # the chunk spans midnight: each request goes to the day it started
+                for row in chunk:
+                    by_day.setdefault(_day(row.end_time - row.latency_s), []).append(parquet.batch([row]))
+            time.sleep(_YIELD_S)
+        if not by_day:
+            by_day[_day(time.time())] = []
+        for index, (day, batches) in enumerate(sorted(by_day.items())):
+            # The drops go with the first file of the batch, so they are counted once.
+            metadata = {DROPPED_KEY: str(dropped if index == 0 else 0).encode()}
+            table = pa.Table.from_batches(batches, schema=parquet.schema).replace_schema_metadata(metadata)
+            self._write_file(parquet, day, table)
+
+    def _write_file(self, parquet: _Parquet, day: str, table: Any) -> None:
+        folder = os.path.join(self._root, f"date={day}")
+        os.makedirs(folder, exist_ok=True)
+        self._seq += 1
+        name = f"part-{self._pid}-{self._seq}.parquet"
+        # A leading dot hides the unfinished file from pyarrow's dataset reader.
+        temporary = os.path.join(folder, f".{name}.tmp")
+        parquet.pq.write_table(table, temporary)
+        os.replace(temporary, os.path.join(folder, name))
+
+
+class _Parquet:
+    """pyarrow and the file schema, loaded by the writer thread rather than at start-up.
+
+    Importing pyarrow (and pandas, which it pulls in the first time it builds a table) takes
+    most of a second. granian installs a worker's signal handlers only once the app is
+    built, and a SIGTERM before that is lost, so building the app must stay quick.
+    """
+
+    def __init__(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.pq = pq
+        fields: list[pa.Field[Any]] = [
+            pa.field("time", pa.timestamp("us", tz="UTC")), pa.field("request_id", pa.string()),
+            pa.field("method", pa.string()), pa.field("status", pa.int16()), pa.field("latency_ms", pa.float64()),
+            pa.field("run_ms", pa.float64()), pa.field("inputs", pa.string()), pa.field("outputs", pa.string()),
+        ]
+        self.schema = pa.schema(fields)
+        # Pulls pandas in now, not in the first flush while requests wait for the GIL.
+        pa.table({name: [] for name in COLUMNS}, schema=self.schema)
+
+    def batch(self, rows: list[Row]) -> Any:
+        """``rows`` as a record batch of the file schema."""
+        columns: tuple[list[Any], ...] = (
+            [int((row.end_time - row.latency_s) * 1_000_000) for row in rows],
+            [row.request_id for row in rows],
+            [row.method for row in rows],
+            [row.status for row in rows],
+            [row.latency_s * 1000.0 for row in rows],
+            [row.run_ms for row in rows],
+            [_inputs_json(row) for row in rows],
+            [_as_json(row.output) for row in rows],
+        )
+        pa = self.pa
+        return pa.RecordBatch.from_arrays([pa.array(values, type=field.type)
+                                           for values, field in zip(columns, self.schema, strict=True)], schema=self.schema)
+
+
+def _day(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).date().isoformat()
+
+
+def _as_json(raw: bytes | None) -> str | None:
+    """``raw`` as JSON text: itself when it is JSON, else a JSON string of its text."""
+    if raw is None:
+        return None
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return orjson.dumps(raw.decode("utf-8", "replace")).decode()
+    return raw.decode("utf-8")
+
+
+def _inputs_json(row: Row) -> str | None:
+    if row.method != "GET":
+        return _as_json(row.body)
+    # The same reading of query parameters as the app: JSON values when they parse.
+    payload: dict[str, Any] = {}
+    for key, value in parse_qsl(row.query, keep_blank_values=True):
+        try:
+            payload[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            payload[key] = value
+    return orjson.dumps(payload).decode()
