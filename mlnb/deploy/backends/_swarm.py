@@ -391,7 +391,8 @@ class SwarmBackend:
                 logs = self.logs(new)
                 # The failure is the new version's: the old one's state must not read it.
                 Path(runtime["log"]).with_name(_FAILURE_MARKER).unlink(missing_ok=True)
-                raise DeploymentFailed(status.detail if status.phase == "exited" else f"it was not ready after {timeout:g} s", logs=logs)
+                reason = (status.detail or "it exited") if status.phase == "exited" else f"it was not ready after {timeout:g} s"
+                raise DeploymentFailed(reason, logs=logs)
             time.sleep(_SWITCH_POLL_S)
 
     def stop(self, record: ServiceRecord) -> None:
