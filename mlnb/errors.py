@@ -13,6 +13,7 @@ so ``except LookupError`` keeps working for code that does not know mlnb::
     │   └── EntryScriptError
     ├── ModelExists                  (FileExistsError)
     ├── ServiceExists                (FileExistsError)
+    ├── ServiceBusy
     ├── DockerUnavailable            (ConnectionError)
     ├── BaseImageNotFound            (LookupError)
     ├── DependencyResolutionFailed
@@ -66,6 +67,10 @@ class ModelExists(MlnbError, FileExistsError):
 
 class ServiceExists(MlnbError, FileExistsError):
     """A service name already deployed, without ``overwrite=True``."""
+
+
+class ServiceBusy(MlnbError):
+    """Another deploy, update, reload or delete of the same service is under way."""
 
 
 class DockerUnavailable(MlnbError, ConnectionError):

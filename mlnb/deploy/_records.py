@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlnb.errors import InvalidConfiguration, ServiceNotFound
+from mlnb.errors import InvalidConfiguration, ServiceExists, ServiceNotFound
 
 if TYPE_CHECKING:
     import sqlite3
@@ -90,12 +90,18 @@ def _from_row(row: sqlite3.Row) -> ServiceRecord:
 
 
 def save(workspace: Workspace, record: ServiceRecord) -> ServiceRecord:
-    """Insert or replace a record; returns it with its timestamps set."""
+    """Insert a new record (the name must not be recorded); returns it with its timestamps set.
+
+    Raises:
+        ServiceExists: when a record of that name exists.
+    """
     now = _now()
     record = replace(record, created_time=record.created_time or now, updated_time=now)
     with workspace.write() as db:
+        if db.execute("SELECT 1 FROM services WHERE name = ?", (record.name,)).fetchone():
+            raise ServiceExists(f"a service named {record.name!r} is already recorded; update it, or delete it first")
         db.execute(
-            "INSERT OR REPLACE INTO services VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO services VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.name,
                 record.backend,
@@ -112,13 +118,35 @@ def save(workspace: Workspace, record: ServiceRecord) -> ServiceRecord:
     return record
 
 
+_COLUMNS = {"backend", "port", "spec", "runtime", "keys", "state", "error"}
+
+
 def update(workspace: Workspace, name: str, **changes: Any) -> ServiceRecord:
-    """Change some fields of a stored record and return the new record.
+    """Change some fields of a stored record in place and return the new record.
+
+    Only an existing row is changed (``UPDATE ... WHERE name = ?``): a refresh that races a
+    delete must not bring the deleted service back.
 
     Raises:
-        ServiceNotFound: when the record is gone (the service was deleted meanwhile).
+        ServiceNotFound: when the record is gone (the service was deleted meanwhile);
+            nothing was updated.
     """
-    return save(workspace, replace(load(workspace, name), **changes))
+    unknown = set(changes) - _COLUMNS
+    if unknown:
+        raise TypeError(f"not a changeable field of a service record: {', '.join(sorted(unknown))}")
+    values = {
+        column: (json.dumps(list(value)) if value else None) if column == "keys"
+        else json.dumps(value) if column in ("spec", "runtime") else value
+        for column, value in changes.items()
+    }
+    values["updated_time"] = _now()
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    with workspace.write() as db:
+        updated = db.execute(f"UPDATE services SET {assignments} WHERE name = ?", (*values.values(), name)).rowcount
+        row = db.execute("SELECT * FROM services WHERE name = ?", (name,)).fetchone()
+    if not updated or row is None:
+        raise ServiceNotFound(f"no service named {name!r} in this workspace (it was deleted meanwhile): nothing was updated")
+    return _from_row(row)
 
 
 def load(workspace: Workspace, name: str) -> ServiceRecord:

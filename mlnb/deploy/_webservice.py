@@ -7,7 +7,7 @@ service record and the backend each time, so two kernels looking at one service 
 
 from __future__ import annotations
 
-import secrets
+import contextlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -17,10 +17,18 @@ from mlnb import _html
 from mlnb.client import DEFAULT_TIMEOUT_S, ScoringClient
 from mlnb.config import DeploymentConfiguration, InferenceConfig
 from mlnb.deploy import _records as records
-from mlnb.deploy._lifecycle import delete_service, reload_service, start_service, update_service
+from mlnb.deploy._lifecycle import delete_service, reload_service, replace_key, start_service, update_service
 from mlnb.deploy._records import ServiceRecord
-from mlnb.deploy.backends import Sampler, get_backend
-from mlnb.errors import DeploymentFailed, DeploymentTimeout, InvalidConfiguration, ScoringError
+from mlnb.deploy._traceback import last_traceback
+from mlnb.deploy.backends import Deployment, Sampler, get_backend
+from mlnb.errors import (
+    DeploymentFailed,
+    DeploymentTimeout,
+    DockerUnavailable,
+    InvalidConfiguration,
+    ScoringError,
+    ServiceNotFound,
+)
 from mlnb.registry import Model, Workspace
 
 if TYPE_CHECKING:
@@ -28,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["STATES", "ServiceList", "Webservice", "deploy"]
 
-STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed", "Deleted")
+STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed", "Unknown", "Deleted")
 _POLL_SECONDS = 0.2
 
 
@@ -48,6 +56,7 @@ class Webservice:
         self.name = name
         records.load(workspace, name)  # fail now, with the list of services, if it is unknown
         self._deleted = False
+        self._unknown: str | None = None
 
     # -- what it is --------------------------------------------------------------------
 
@@ -97,19 +106,38 @@ class Webservice:
 
     @property
     def error(self) -> str | None:
-        """Why the service failed, when it did."""
-        return self._record.error
+        """Why the service failed, when it did; why its state is unknown, when it is."""
+        if self.state == "Unknown":
+            return self._unknown
+        record = records.find(self.workspace, self.name)
+        return record.error if record is not None else None
 
     @property
     def state(self) -> str:
-        """``"Transitioning"``, ``"Healthy"``, ``"Unhealthy"``, ``"Failed"`` or ``"Deleted"``."""
+        """``"Transitioning"``, ``"Healthy"``, ``"Unhealthy"``, ``"Failed"``, ``"Unknown"`` or ``"Deleted"``.
+
+        ``Unknown`` means the service's engine cannot be reached (``error`` says why): the
+        service may well be serving. Reading the state never raises.
+        """
+        try:
+            return self._state()
+        except ServiceNotFound:
+            return "Deleted"
+
+    def _state(self) -> str:
         if self._deleted:
             return "Deleted"
         record = self._record
         if record.state == "Failed":
             return "Failed"
-        backend = get_backend(record.backend)
-        status = backend.status(record)
+        if not record.runtime:
+            return "Transitioning"  # recorded, and its backend is starting it
+        try:
+            backend = get_backend(record.backend)
+            status = backend.status(record)
+        except DockerUnavailable as error:
+            self._unknown = f"the {record.backend} engine is unreachable, so the state is unknown: {error}"
+            return "Unknown"
         if status.phase == "exited":
             records.update(self.workspace, self.name, state="Failed", error=status.detail)
             return "Failed"
@@ -164,7 +192,7 @@ class Webservice:
 
     def _failure(self) -> DeploymentFailed:
         logs = self.get_logs()
-        traceback = _last_traceback(logs)
+        traceback = last_traceback(logs)
         message = f"service {self.name!r} failed: {self.error or 'see the logs'}"
         if traceback:
             message += f"\n{traceback}"
@@ -203,30 +231,61 @@ class Webservice:
         return result.body
 
     def get_logs(self, tail: int | None = None) -> str:
-        """The deployment and server logs; the last ``tail`` lines when given."""
+        """The deployment and server logs; the last ``tail`` lines when given.
+
+        When the service's engine cannot be reached, the deployment log kept in the
+        workspace, and a last line saying so.
+        """
         record = self._record
-        text = get_backend(record.backend).logs(record)
+        try:
+            text = get_backend(record.backend).logs(record) if record.runtime else self._workspace_log(record)
+        except DockerUnavailable as error:
+            text = self._workspace_log(record) + (
+                f"[mlnb] the {record.backend} engine is unreachable, so only the deployment log kept in the workspace "
+                f"is shown: {error}\n"
+            )
         if tail is not None:
             text = "".join(text.splitlines(keepends=True)[-tail:]) if tail > 0 else ""
         return text
 
+    def _workspace_log(self, record: ServiceRecord) -> str:
+        path = record.folder(self.workspace) / Deployment.LOG_NAME
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
     def stream_logs(self, *, follow: bool = True) -> Iterator[str]:
         """Yield log lines; with ``follow``, as they come until the service stops."""
         record = self._record
+        if not record.runtime:
+            yield from self._workspace_log(record).splitlines()
+            return
         yield from get_backend(record.backend).stream_logs(record, follow=follow)
 
     def reload(self) -> None:
-        """Copy the source directory again and restart the workers, without rebuilding."""
+        """Copy the source directory again and switch to a server running it, without rebuilding.
+
+        The old server keeps answering until the new one is ready; this returns then.
+
+        Raises:
+            DeploymentFailed: when the new server failed; the old one still serves.
+            ServiceBusy: when another change of the service is under way.
+        """
         reload_service(self.workspace, self.name)
 
     def update(self, *, models: Any = None, inference_config: Any = None, deployment_config: Any = None) -> None:
-        """Redeploy with some parts changed; a Docker build reuses every unchanged layer.
+        """Switch to a version with some parts changed; a Docker build reuses every unchanged layer.
+
+        The new version is built and started next to the old one, which keeps answering
+        until the new one is ready; this returns then.
 
         Args:
             models: new models (default: the current ones).
             inference_config: a new InferenceConfig (default: the current one).
             deployment_config: a new deployment configuration (default: the current one;
                 the port is kept unless the new configuration names one).
+
+        Raises:
+            DeploymentFailed: when the new version failed; the old one still serves.
+            ServiceBusy: when another change of the service is under way.
         """
         update_service(
             self.workspace, self.name, models=models, inference_config=inference_config, deployment_config=deployment_config
@@ -276,41 +335,52 @@ class Webservice:
         return keys
 
     def regen_key(self, key: str) -> None:
-        """Replace the ``"Primary"`` or ``"Secondary"`` key and restart the service with it.
+        """Replace the ``"Primary"`` or ``"Secondary"`` key.
+
+        A server that accepts the new key takes over from the old one without a pause;
+        the other key works throughout.
 
         Raises:
             InvalidConfiguration: for another key name, or when auth is not enabled.
+            DeploymentFailed: when the new server failed; the old one, with the old keys, still serves.
         """
-        if key not in ("Primary", "Secondary"):
-            raise InvalidConfiguration(f"key must be 'Primary' or 'Secondary' (not {key!r})")
-        primary, secondary = self.get_keys()
-        fresh = secrets.token_urlsafe(32)
-        keys = (fresh, secondary) if key == "Primary" else (primary, fresh)
-        records.update(self.workspace, self.name, keys=keys)
-        self.reload()
+        replace_key(self.workspace, self.name, key)
 
     # -- listing and display -----------------------------------------------------------
 
     @staticmethod
     def list(workspace: Workspace) -> ServiceList:
         """Every service recorded in the workspace, as a list that renders as a table."""
-        return ServiceList(Webservice(workspace, record.name) for record in records.list_all(workspace))
+        services = ServiceList()
+        for record in records.list_all(workspace):
+            with contextlib.suppress(ServiceNotFound):  # deleted since the listing
+                services.append(Webservice(workspace, record.name))
+        return services
 
     def __repr__(self) -> str:
-        return f"Webservice(workspace={self.workspace!r}, name={self.name!r}, backend={self.backend!r}, port={self.port})"
+        record = records.find(self.workspace, self.name)
+        if record is None or self._deleted:
+            return f"Webservice(workspace={self.workspace!r}, name={self.name!r}, state='Deleted')"
+        return f"Webservice(workspace={self.workspace!r}, name={self.name!r}, backend={record.backend!r}, port={record.port})"
 
     def _repr_html_(self) -> str:
         state = self.state
+        record = records.find(self.workspace, self.name)
+        if record is None or state == "Deleted":
+            return _html.card(f"Webservice {self.name}", [("state", _html.state("Deleted"))])
+        uri = f"http://127.0.0.1:{record.port}"
         rows: list[tuple[str, object]] = [
             ("state", _html.state(state)),
-            ("backend", self.backend),
-            ("models", ", ".join(self.models)),
-            ("scoring URI", _html.code(self.scoring_uri)),
-            ("swagger URI", _html.code(self.swagger_uri)),
-            ("auth", "key required" if self.auth_enabled else "off"),
+            ("backend", record.backend),
+            ("models", ", ".join(record.spec["models"])),
+            ("scoring URI", _html.code(f"{uri}/score")),
+            ("swagger URI", _html.code(f"{uri}/swagger.json")),
+            ("auth", "key required" if record.keys is not None else "off"),
         ]
-        if state == "Failed" and self.error:
-            rows.append(("error", self.error))
+        if state == "Unknown":
+            rows.append(("why", self._unknown))
+        elif state == "Failed" and record.error:
+            rows.append(("error", record.error))
         return _html.card(f"Webservice {self.name}", rows)
 
 
@@ -323,14 +393,26 @@ class ServiceList(list[Webservice]):
         """One row per service: name, state, backend, port, models, scoring URI."""
         import pandas as pd
 
-        return pd.DataFrame([self._row(service) for service in self], columns=list(self._COLUMNS))
+        return pd.DataFrame(self.rows(), columns=list(self._COLUMNS))
+
+    def rows(self) -> list[tuple[str, str, str, int, str, str]]:
+        """One tuple per service: name, state, backend, port, models, scoring URI.
+
+        Never raises: a service deleted meanwhile is a ``Deleted`` row, an unreachable
+        engine an ``Unknown`` one.
+        """
+        return [self._row(service) for service in self]
 
     @staticmethod
     def _row(service: Webservice) -> tuple[str, str, str, int, str, str]:
-        return service.name, service.state, service.backend, service.port, ", ".join(service.models), service.scoring_uri
+        state = service.state
+        record = records.find(service.workspace, service.name)
+        if record is None:
+            return service.name, "Deleted", "", 0, "", ""
+        return service.name, state, record.backend, record.port, ", ".join(record.spec["models"]), f"http://127.0.0.1:{record.port}/score"
 
     def _repr_html_(self) -> str:
-        rows = ((name, _html.state(state), *rest) for name, state, *rest in map(self._row, self))
+        rows = ((name, _html.state(state), *rest) for name, state, *rest in self.rows())
         return _html.table(self._COLUMNS, rows, empty="no services deployed")
 
 
@@ -346,14 +428,3 @@ def deploy(
     start_service(workspace, name, models, inference_config, deployment_config, overwrite)
     return Webservice(workspace, name)
 
-
-def _last_traceback(logs: str) -> str | None:
-    start = logs.rfind("Traceback (most recent call last):")
-    if start < 0:
-        return None
-    lines = logs[start:].splitlines()
-    # The traceback ends at its exception line: the first unindented line after the header.
-    for index, line in enumerate(lines[1:], start=1):
-        if line and not line.startswith(" "):
-            return "\n".join(lines[: index + 1])
-    return "\n".join(lines)

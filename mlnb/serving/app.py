@@ -2,14 +2,17 @@
 
 Routes: ``GET /`` (liveness), ``GET /ready`` (readiness), ``POST|GET|OPTIONS /score``,
 ``GET /swagger.json?version=2|3``, ``GET /metrics`` (unless metrics are off). Errors are
-always JSON ``{"message": ...}``.
-Everything that can be computed once (keys, limits, status lines, swagger documents) is.
+always JSON ``{"message": ...}``, including an unexpected exception in the server itself
+(500). Everything that can be computed once (keys, limits, status lines, swagger documents) is.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import sys
+import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
@@ -18,6 +21,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from mlnb.serving._body import BodyRejected, read_body
+from mlnb.serving._guard import RequestGuard
 from mlnb.serving.amlhttp import AMLRequest, Headers, _headers_from_environ
 from mlnb.serving.entry_script import InputMode
 from mlnb.serving.observe import BODY_KEY, RUN_MS_KEY, Observer
@@ -38,6 +43,7 @@ _SCORE_METHODS = "GET, POST, OPTIONS"
 _EXPOSED = "x-ms-request-id, x-request-id, x-ms-run-fn-exec-ms, x-ms-run-function-failed"
 _DEFAULT_ALLOWED_HEADERS = "Authorization, Content-Type, x-request-id, x-ms-request-id"
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_CLOSE = ("Connection", "close")
 
 
 def _error(status: int, message: str, *extra: tuple[str, str]) -> _Reply:
@@ -84,13 +90,17 @@ class ScoringApp:
     Args:
         settings: The server settings.
         scorer: The worker's scoring thread (already started).
+        keys: The accepted bearer keys; empty disables auth.
     """
 
-    def __init__(self, settings: Settings, scorer: Scorer) -> None:
+    def __init__(self, settings: Settings, scorer: Scorer, *, keys: tuple[str, ...] = ()) -> None:
         self._settings = settings
         self._scorer = scorer
-        self._keys = tuple(key.encode("utf-8") for key in settings.auth_keys)
+        self._keys = tuple(key.encode("utf-8") for key in keys)
         self._max_body = int(settings.max_body_mb * 1024 * 1024)
+        self._guard = RequestGuard(bind_host=settings.host, allowed_hosts=settings.allowed_hosts,
+                                   cors_origins=settings.cors_origins)
+        self._access_log = settings.access_log
         self._timeout_s = settings.timeout_ms / 1000.0
         self._cors_any = "*" in settings.cors_origins
         self._cors_origins = frozenset(settings.cors_origins)
@@ -109,15 +119,23 @@ class ScoringApp:
         self._not_found = f"routes are {', '.join(others)} and {last}."
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start = time.perf_counter()
         observer = self._observer
         started = observer.begin() if observer is not None else 0.0
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"
         route = self._routes.get(path)
-        if route is None:
-            status, headers, body = _error(404, f"No route {environ.get('PATH_INFO')!r}; {self._not_found}")
-        else:
-            status, headers, body = route(environ, method)
+        refused = self._guard.host_error(environ)
+        try:
+            if refused is not None:
+                status, headers, body = _error(421, refused)
+            elif route is None:
+                status, headers, body = _error(404, f"No route {path!r}; {self._not_found}")
+            else:
+                status, headers, body = route(environ, method)
+        except Exception as exc:  # noqa: BLE001 - a bug here must still answer JSON, and be logged
+            traceback.print_exc()
+            status, headers, body = _error(500, f"The server failed on this request: {type(exc).__name__}: {exc}")
         request_id = environ.get("HTTP_X_MS_REQUEST_ID") or str(uuid.uuid4())
         headers.append(("x-ms-request-id", request_id))
         headers.append(("x-request-id", environ.get("HTTP_X_REQUEST_ID") or request_id))
@@ -131,6 +149,8 @@ class ScoringApp:
         if observer is not None:
             observer.end(environ, path, status, body, request_id, started)
         start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        if self._access_log:
+            _log_access(method, path, status, start)
         if status == 504 and self._scorer.abandoned:
             return _ExitAfterSend(body, self._scorer)
         return [body]
@@ -183,6 +203,9 @@ class ScoringApp:
             return self._preflight(environ)
         if method not in ("POST", "GET"):
             return _error(405, f"{method} is not allowed on /score; use POST.", ("Allow", _SCORE_METHODS))
+        cross_site = self._guard.cross_site_error(environ)
+        if cross_site is not None:
+            return _error(403, cross_site)
         if self._keys and not self._authorized(environ):
             return _error(401, "Missing or wrong key: send the header 'Authorization: Bearer <key>'.",
                           ("WWW-Authenticate", "Bearer"))
@@ -194,15 +217,14 @@ class ScoringApp:
         mode = script.mode
 
         if method == "POST":
-            length = environ.get("CONTENT_LENGTH")
-            if length and int(length) > self._max_body:
-                return self._too_large()
             content_type = environ.get("CONTENT_TYPE")
             if mode is InputMode.SCHEMA and content_type and not _is_json_type(content_type):
                 return _error(415, f"Content-Type {content_type!r} is not supported; send application/json.")
-            body = environ["wsgi.input"].read(int(length)) if length else environ["wsgi.input"].read()
-            if len(body) > self._max_body:
-                return self._too_large()
+            try:
+                body = read_body(environ, self._max_body)
+            except BodyRejected as exc:
+                # The rest of the body is not read: the connection cannot carry another request.
+                return _error(exc.status, exc.message, _CLOSE)
         else:
             body = b""
         environ[BODY_KEY] = body
@@ -279,10 +301,6 @@ class ScoringApp:
                 payload[key] = value
         return payload
 
-    def _too_large(self) -> _Reply:
-        return _error(413, f"Request body is larger than the limit of {self._settings.max_body_mb:g} MiB "
-                           "(--max-body-mb).")
-
     def _preflight(self, environ: dict[str, Any]) -> _Reply:
         headers: list[tuple[str, str]] = [("Allow", _SCORE_METHODS)]
         origin = environ.get("HTTP_ORIGIN")
@@ -294,3 +312,10 @@ class ScoringApp:
                 ("Access-Control-Max-Age", "600"),
             ]
         return 200, headers, b""
+
+
+def _log_access(method: str, path: str, status: int, start: float) -> None:
+    if not path.isprintable():
+        path = path.encode("unicode_escape").decode("ascii")  # no forged log lines
+    # One write per line: lines from concurrent threads and workers do not interleave.
+    os.write(2, f"mlnb.serving: {method} {path} {status} {(time.perf_counter() - start) * 1000:.3f}ms\n".encode())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
-from mlnb.serving.settings import parse_settings
+from mlnb.serving.settings import SettingsError, parse_settings
 
 __all__ = ["main"]
 
@@ -17,7 +18,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: 0 after a normal shutdown, 3 when the entry script's import or
-        ``init()`` failed (its traceback is in the log), 2 for bad arguments.
+        ``init()`` failed (its traceback is in the log), 2 for bad arguments (an unusable
+        setting, such as an unsafe keys file, is one line on stderr).
 
     Example::
 
@@ -27,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = parse_settings(list(argv) if argv is not None else None)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    except SettingsError as exc:
+        print(f"mlnb.serving: error: {exc}", file=sys.stderr, flush=True)
+        return 2
     from mlnb.serving.supervisor import serve
 
     return serve(settings)

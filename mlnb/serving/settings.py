@@ -1,7 +1,7 @@
 """Server settings from command-line flags and Azure's environment variable names.
 
 Flags win over the environment. The supervisor hands the settings to its worker
-processes as JSON in ``MLNB_SERVING_SETTINGS``.
+processes as JSON in ``MLNB_SERVING_SETTINGS``; they hold the keys file's path, never a key.
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-__all__ = ["SETTINGS_ENV", "Settings", "build_parser", "parse_settings"]
+from mlnb.serving._keys import KeysFileError, read_keys_file
+
+__all__ = ["SETTINGS_ENV", "Settings", "SettingsError", "build_parser", "parse_settings"]
 
 SETTINGS_ENV = "MLNB_SERVING_SETTINGS"
 #: Azure's default scoring timeout (azmlinfsrv): one hour.
@@ -20,6 +23,10 @@ DEFAULT_TIMEOUT_MS = 3_600_000
 DEFAULT_MAX_BODY_MB = 100.0
 DEFAULT_COLLECT_INTERVAL_S = 5.0
 DEFAULT_COLLECT_BUFFER = 10_000
+
+
+class SettingsError(ValueError):
+    """A setting is unusable; the message is one line saying what to do."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,12 @@ class Settings:
         workers: Worker processes, each with its own ``init()``.
         timeout_ms: Longest a ``run()`` call may take before the client gets a 504.
         cors_origins: Origins allowed to call the service from a browser (``*`` for any).
-        auth_keys: Accepted keys for ``Authorization: Bearer <key>``; empty disables auth.
+        auth_keys_file: The file of accepted keys for ``Authorization: Bearer <key>`` (one a
+            line); ``None`` disables auth.
         max_body_mb: Largest accepted request body, in MiB.
+        allowed_hosts: Host names accepted besides the loopback ones (``*`` for any); empty
+            means any when bound to a non-loopback address, loopback names only otherwise.
+        access_log: Write one line per request to stderr.
         service_name: The title of the swagger document and the ``service=`` folder of collected data.
         metrics: Whether ``GET /metrics`` serves Prometheus metrics.
         collect_dir: Where to collect each scoring request's data as Parquet, or ``None``.
@@ -52,8 +63,10 @@ class Settings:
     workers: int = 1
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     cors_origins: tuple[str, ...] = ()
-    auth_keys: tuple[str, ...] = ()
+    auth_keys_file: str | None = None
     max_body_mb: float = DEFAULT_MAX_BODY_MB
+    allowed_hosts: tuple[str, ...] = ()
+    access_log: bool = False
     service_name: str = "mlnb-service"
     # monitoring (docs/monitoring.md)
     metrics: bool = True
@@ -70,8 +83,16 @@ class Settings:
         """Inverse of :meth:`to_json`."""
         data = json.loads(text)
         data["cors_origins"] = tuple(data["cors_origins"])
-        data["auth_keys"] = tuple(data["auth_keys"])
+        data["allowed_hosts"] = tuple(data["allowed_hosts"])
         return cls(**data)
+
+    def auth_keys(self) -> tuple[str, ...]:
+        """The accepted keys, read from :attr:`auth_keys_file` (empty when auth is off).
+
+        Raises:
+            KeysFileError: The file is missing, unsafe or empty.
+        """
+        return read_keys_file(self.auth_keys_file) if self.auth_keys_file else ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlnb.serving",
         description="Serve an Azure-style entry script (init()/run()) over HTTP.",
+        allow_abbrev=False,  # a mistyped or removed flag must not silently match another one
     )
     parser.add_argument("--entry-script", help="the entry script [AZUREML_ENTRY_SCRIPT]")
     parser.add_argument("--model-dir", help="the deployed models' folder [AZUREML_MODEL_DIR, MLNB_MODEL_DIR]")
@@ -88,9 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, help="worker processes (default 1) [WORKER_COUNT]")
     parser.add_argument("--timeout-ms", type=int, help=f"scoring timeout (default {DEFAULT_TIMEOUT_MS}) [SCORING_TIMEOUT_MS]")
     parser.add_argument("--cors-origins", help="comma-separated allowed origins, or * [AML_CORS_ORIGINS]")
-    parser.add_argument("--auth-key", action="append", dest="auth_keys", default=None,
-                        help="accepted bearer key; repeat for several (primary, secondary)")
+    parser.add_argument("--auth-keys-file", metavar="PATH",
+                        help="file of accepted bearer keys, one a line (primary, secondary); mode 0600, "
+                             "or read-only under /run/secrets/ [MLNB_AUTH_KEYS_FILE]")
     parser.add_argument("--max-body-mb", type=float, help=f"largest request body in MiB (default {DEFAULT_MAX_BODY_MB:g})")
+    parser.add_argument("--allowed-hosts", metavar="HOSTS",
+                        help="comma-separated Host names accepted besides loopback ones, or * "
+                             "(default: loopback names when bound to loopback, any otherwise) [MLNB_ALLOWED_HOSTS]")
+    parser.add_argument("--access-log", action="store_true", default=None,
+                        help="one line per request on stderr: method, path, status, ms [MLNB_ACCESS_LOG=1]")
     parser.add_argument("--service-name", help="title of the swagger document [SERVICE_NAME]")
     # monitoring (docs/monitoring.md)
     parser.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,
@@ -111,8 +139,13 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
 
     Raises:
         SystemExit: A flag is malformed or no entry script is given (argparse's usage error).
+        SettingsError: ``--auth-key`` was passed, or the keys file is missing, unsafe or empty.
     """
     env = os.environ if environ is None else environ
+    for arg in argv if argv is not None else sys.argv[1:]:
+        if arg == "--auth-key" or arg.startswith("--auth-key="):
+            raise SettingsError("--auth-key is not accepted (a key on a command line is visible to every user); "
+                                "write the keys to a file, one a line, chmod 600, and pass --auth-keys-file PATH")
     parser = build_parser()
     args = parser.parse_args(argv)
     entry_script = args.entry_script or env.get("AZUREML_ENTRY_SCRIPT")
@@ -133,6 +166,8 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         raise AssertionError  # parser.error exits
 
     cors = args.cors_origins if args.cors_origins is not None else env.get("AML_CORS_ORIGINS", "")
+    hosts = args.allowed_hosts if args.allowed_hosts is not None else env.get("MLNB_ALLOWED_HOSTS", "")
+    access_log = args.access_log if args.access_log is not None else env.get("MLNB_ACCESS_LOG", "") == "1"
     collect_dir = args.collect_dir or env.get("MLNB_COLLECT_DIR")  # monitoring
     settings = Settings(
         entry_script=entry_script,
@@ -143,8 +178,10 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         workers=int(number(args.workers, "WORKER_COUNT", 1, int)),
         timeout_ms=int(number(args.timeout_ms, "SCORING_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, int)),
         cors_origins=tuple(origin.strip() for origin in cors.split(",") if origin.strip()),
-        auth_keys=tuple(args.auth_keys or ()),
+        auth_keys_file=args.auth_keys_file or env.get("MLNB_AUTH_KEYS_FILE") or None,
         max_body_mb=float(number(args.max_body_mb, "", DEFAULT_MAX_BODY_MB, float)),
+        allowed_hosts=tuple(host.strip().lower() for host in hosts.split(",") if host.strip()),
+        access_log=access_log,
         service_name=args.service_name or env.get("SERVICE_NAME") or "mlnb-service",
         # monitoring
         metrics=args.metrics if args.metrics is not None else _flag(parser, env, "MLNB_METRICS", True),
@@ -157,6 +194,10 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
                              ("--timeout-ms", settings.timeout_ms, 1), ("--max-body-mb", settings.max_body_mb, 0)):
         if value < low:
             parser.error(f"{name} must be at least {low} (got {value})")
+    try:
+        settings.auth_keys()  # refuse an unsafe or empty keys file before anything starts
+    except KeysFileError as exc:
+        raise SettingsError(str(exc)) from None
     # monitoring
     if settings.collect_dir:
         if settings.collect_interval_s <= 0 or settings.collect_buffer < 1:

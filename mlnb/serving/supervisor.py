@@ -117,7 +117,8 @@ def serve(settings: Any) -> int:
         interface=Interfaces.WSGI,
         workers=settings.workers,
         # More than one HTTP thread, so health checks answer while run() is busy; run()
-        # itself is serialised on the worker's scoring thread.
+        # itself is serialised on the worker's scoring thread. More threads cost throughput
+        # (measured: a third less at 32 connections with 16 threads).
         blocking_threads=2,
         http=HTTPModes.http1,
         websockets=False,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
+import signal
 import sys
 
+from mlnb.serving._keys import KeysFileError
 from mlnb.serving.app import ScoringApp
 from mlnb.serving.entry_script import EntryScript, load_entry_script
 from mlnb.serving.scorer import Scorer
@@ -12,7 +16,13 @@ from mlnb.serving.settings import SETTINGS_ENV, Settings
 from mlnb.serving.shim import install_azureml_shim
 from mlnb.serving.supervisor import EXIT_INIT_FAILED, WorkerState
 
-__all__ = ["create_app"]
+__all__ = ["LISTEN_AFTER_INIT_ENV", "create_app"]
+
+#: ``1``: a worker joins the port only once ``init()`` has returned (a port handover: the
+#: old server keeps every request until the new one can answer it, and a failing ``init()``
+#: never receives one).
+LISTEN_AFTER_INIT_ENV = "MLNB_LISTEN_AFTER_INIT"
+_PR_SET_PDEATHSIG = 1
 
 
 def create_app() -> ScoringApp:
@@ -21,8 +31,16 @@ def create_app() -> ScoringApp:
     Called by granian in each worker process (``--factory``). The app answers ``/`` and
     ``/ready`` at once; scoring requests wait until ``init()`` has returned.
     """
+    _die_with_the_server()
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
     state = WorkerState.from_env()
+    try:
+        keys = settings.auth_keys()  # read here, so no key is in any process's arguments or environment
+    except KeysFileError as exc:
+        print(f"mlnb.serving: worker pid {os.getpid()} cannot start: {exc}", file=sys.stderr, flush=True)
+        if state is not None:
+            state.mark_init_failed()
+        os._exit(EXIT_INIT_FAILED)
     install_azureml_shim()
 
     def load() -> EntryScript:
@@ -41,4 +59,19 @@ def create_app() -> ScoringApp:
 
     scorer = Scorer(load, on_ready=on_ready, on_init_failed=on_init_failed)
     scorer.start()
-    return ScoringApp(settings, scorer)
+    if os.environ.get(LISTEN_AFTER_INIT_ENV) == "1":
+        scorer.ready.wait()  # granian binds this worker's socket when the factory returns
+    return ScoringApp(settings, scorer, keys=keys)
+
+
+def _die_with_the_server() -> None:
+    """Have the kernel kill this worker when its server process dies, even by SIGKILL (Linux).
+
+    Otherwise workers orphaned by a killed server keep answering on the port.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # the server died before prctl took effect
+        os._exit(1)

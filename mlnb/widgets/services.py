@@ -70,10 +70,7 @@ class ServicesPanel(widgets.VBox):
     def refresh(self) -> None:
         """Read every service's state and redraw the list (blocks for a moment: call from threads)."""
         with self._lock:
-            rows = [
-                (service.name, service.state, service.backend, service.port, ", ".join(service.models), service.scoring_uri)
-                for service in Webservice.list(self.workspace)
-            ]
+            rows = Webservice.list(self.workspace).rows()
             if rows == self._rows:
                 return
             changed = [row[0] for row in rows] != [row[0] for row in self._rows or []]

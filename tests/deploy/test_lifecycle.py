@@ -74,7 +74,20 @@ def test_a_taken_name_needs_overwrite(setup: tuple[Workspace, Model, InferenceCo
     with pytest.raises(ServiceExists, match="overwrite=True"):
         Model.deploy(workspace, "svc", [model], config, _config())
     second = Model.deploy(workspace, "svc", [model], config, _config(), overwrite=True)
-    assert fake.stopped == ["svc"] and second.port != 0 and first.name == second.name
+    # A running service is switched to the new version, on its own port, never stopped first.
+    assert fake.stopped == [] and fake.services["svc"].switches == 1
+    assert second.port == first.port and second.state == "Healthy"
+
+
+def test_overwrite_replaces_a_failed_service_directly(setup: tuple[Workspace, Model, InferenceConfig], fake: FakeBackend) -> None:
+    workspace, model, config = setup
+    Model.deploy(workspace, "svc", [model], config, _config())
+    fake.crash("svc", "gone")
+    assert Webservice(workspace, "svc").state == "Failed"
+    fake.start_ready = False
+    second = Model.deploy(workspace, "svc", [model], config, _config(), overwrite=True)
+    assert fake.stopped == ["svc"] and fake.services["svc"].switches == 0
+    assert second.state == "Transitioning"
 
 
 def test_wait_shows_logs_and_reports_init_failure(setup: tuple[Workspace, Model, InferenceConfig], fake: FakeBackend) -> None:

@@ -68,8 +68,12 @@ def test_seed_workflow(
     assert container.labels["mlnb.service"] == "myservice"
     assert container.attrs["HostConfig"]["NanoCpus"] == 1_000_000_000
     assert container.attrs["HostConfig"]["Memory"] == 1024 * 1024 * 1024
-    binding = container.attrs["HostConfig"]["PortBindings"]["5001/tcp"][0]
+    # The published port belongs to the port holder, whose network the server container joins.
+    holder = docker_client.containers.get(service._record.runtime["holder"])
+    assert container.attrs["HostConfig"]["NetworkMode"] == f"container:{holder.id}"
+    binding = holder.attrs["HostConfig"]["PortBindings"]["5001/tcp"][0]
     assert binding == {"HostIp": "127.0.0.1", "HostPort": str(service.port)}
+    assert holder.labels["mlnb.service"] == "myservice" and holder.labels["mlnb.role"] == "port"
 
     response = requests.post(service.scoring_uri, data=json.dumps(seed_payload), headers={"Content-Type": "application/json"}, timeout=10)
     assert response.status_code == 200 and len(response.json()) == 2
@@ -82,8 +86,7 @@ def test_seed_workflow(
     assert service.run(seed_payload) == [0.0, 0.0]
 
     service.delete()
-    with pytest.raises(docker.errors.NotFound):
-        docker_client.containers.get(container.name)
+    assert docker_client.containers.list(all=True, filters={"label": f"mlnb.workspace={workspace.path}", "name": "myservice"}) == []
 
 
 def test_reload_and_rediscovery_from_another_process(docker_project: Project, seed_payload: dict) -> None:

@@ -77,6 +77,7 @@ class SwappedSamplerBackend(ProcessBackend):
     name = BACKEND
 
     def __init__(self) -> None:
+        super().__init__()
         self.make_sampler: Callable[[Sampler], Sampler] = lambda real: real
 
     def sampler(self, record: ServiceRecord) -> Sampler:

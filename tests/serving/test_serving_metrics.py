@@ -94,8 +94,11 @@ def test_totals_add_up_across_two_workers(launch: object) -> None:
     assert in_flight_when_quiet(server) == 1  # the scrape itself
 
 
-def test_metrics_need_the_key_when_auth_is_on(launch: object) -> None:
-    server: Server = launch(["--entry-script", script("raw.py"), "--auth-key", "k-metrics"])  # type: ignore[operator]
+def test_metrics_need_the_key_when_auth_is_on(launch: object, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("k-metrics\n")
+    keys.chmod(0o600)
+    server: Server = launch(["--entry-script", script("raw.py"), "--auth-keys-file", str(keys)])  # type: ignore[operator]
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         response = requests.get(f"{server.url}/metrics", headers=headers, timeout=10)
         assert response.status_code == 401

@@ -38,8 +38,11 @@ def test_invalid_utf8_is_400(raw_server: Server) -> None:
     assert response.status_code == 400 and "UTF-8" in response.json()["message"]
 
 
-def test_keys_guard_score_in_constant_time(launch: object) -> None:
-    server = launch(["--entry-script", script("raw.py"), "--auth-key", "primary-k", "--auth-key", "secondary-k"])  # type: ignore[operator]
+def test_keys_guard_score_in_constant_time(launch: object, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("primary-k\nsecondary-k\n")
+    keys.chmod(0o600)
+    server = launch(["--entry-script", script("raw.py"), "--auth-keys-file", str(keys)])  # type: ignore[operator]
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "primary-k"}):
         response = requests.post(server.score_url, data="x", headers=headers)
         assert response.status_code == 401, headers

@@ -1,8 +1,9 @@
 """Deployment backends, by name: ``docker``, ``process``, ``swarm`` and any registered test double.
 
-Each backend owns everything backend-specific (start, stop, reload, state, logs and its
-resource sampler), so nothing outside this package asks which backend a service is on.
-The Docker and Swarm backends are imported only when asked for: docker-py loads on first use.
+Each backend owns everything backend-specific (start, the safe switch to a new version,
+stop, state, logs and its resource sampler), so nothing outside this package asks which
+backend a service is on. The Docker and Swarm backends are imported only when asked for:
+docker-py loads on first use.
 """
 
 from __future__ import annotations

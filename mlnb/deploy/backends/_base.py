@@ -9,10 +9,13 @@ rest: records, states, waiting, errors.
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterator, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from mlnb.config import DeploymentConfiguration, InferenceConfig
 from mlnb.deploy._records import ServiceRecord
@@ -36,6 +39,11 @@ class Deployment:
         labels: metadata to attach where the backend can (Docker labels).
         wheelhouse_cache: the workspace's cache of resolved wheels, for backends that build
             images.
+        commit: for a backend that finishes starting in the background (a Docker build):
+            ``with deployment.commit(runtime, cancel) as current:`` holds the service's lock
+            and says whether ``runtime`` is still the one recorded (the service was not
+            deleted or replaced meanwhile); the backend starts its server only then. It
+            gives up (``current`` is False) once ``cancel`` is set.
     """
 
     name: str
@@ -48,11 +56,15 @@ class Deployment:
     requirements: Sequence[str]
     labels: dict[str, str]
     wheelhouse_cache: Path
+    commit: Callable[[dict[str, Any], threading.Event], AbstractContextManager[bool]] | None = None
+
+    #: The deployment log's name in the service folder.
+    LOG_NAME: ClassVar[str] = "deploy.log"
 
     @property
     def log_path(self) -> Path:
         """The deployment log: what mlnb and the build said, and for processes the server too."""
-        return self.folder / "deploy.log"
+        return self.folder / self.LOG_NAME
 
     def log(self, line: str) -> None:
         """Append a line to the deployment log."""
@@ -101,12 +113,32 @@ class Backend(Protocol):
         """Yield log lines as they come; with ``follow``, until the service stops."""
         ...
 
-    def reload(self, record: ServiceRecord, deployment: Deployment) -> dict[str, Any]:
-        """Restart the service's workers on newly staged source, without a rebuild."""
+    def switch(self, record: ServiceRecord, deployment: Deployment, *, rebuild: bool, timeout: float) -> dict[str, Any]:
+        """Replace a service's server by a new one without dropping a request; return the new runtime.
+
+        The new server is prepared (built, or staged) while the old one serves, started next
+        to it on ``deployment.port``, and takes requests only once its ``init()`` has
+        returned; then the old one is stopped (after the requests it has). It blocks until
+        that is done. Servers of the service that no record names (left by a process that
+        died during a switch) are stopped first.
+
+        Args:
+            record: the service as recorded, with the old server's runtime (empty when
+                none runs).
+            deployment: what the new server runs.
+            rebuild: build what changed (``update``); False reuses the old server's build
+                and copies the source directory in again (``reload``).
+            timeout: seconds the new server may take to become ready.
+
+        Raises:
+            DeploymentFailed: when the new server failed (its ``init()`` raised, it exited,
+                or it was not ready in time); it is stopped and the old one still serves.
+                ``logs`` holds the new server's output.
+        """
         ...
 
     def stop(self, record: ServiceRecord) -> None:
-        """Stop and remove the service; a no-op when it is already gone."""
+        """Stop and remove the service, every server of it included; a no-op when it is already gone."""
         ...
 
     def sampler(self, record: ServiceRecord) -> Sampler:
@@ -130,11 +162,26 @@ def http_ready(port: int, *, timeout: float = 1.0) -> bool:
         connection.close()
 
 
-def server_arguments(*, entry_script: str, model_dir: str, deployment: Deployment, port: int) -> list[str]:
-    """The scoring server's command-line arguments for a deployment."""
+def server_arguments(*, entry_script: str, model_dir: str, deployment: Deployment, port: int, keys_file: str | None) -> list[str]:
+    """The scoring server's command-line arguments for a deployment (never a secret: keys go in ``keys_file``)."""
     arguments = ["--entry-script", entry_script, "--model-dir", model_dir, "--port", str(port)]
     if deployment.config.workers is not None:
         arguments += ["--workers", str(deployment.config.workers)]
-    for key in deployment.keys or ():
-        arguments += ["--auth-key", key]
+    if keys_file is not None:
+        arguments += ["--auth-keys-file", keys_file]
     return arguments
+
+
+def keys_file_text(keys: Sequence[str]) -> str:
+    """The keys file the server reads: one key per line, primary first."""
+    return "".join(f"{key}\n" for key in keys)
+
+
+def write_keys_file(path: Path, keys: Sequence[str]) -> Path:
+    """Write the keys to a new file readable by its owner only (mode 0600) and return its path."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(keys_file_text(keys))
+    return path
+

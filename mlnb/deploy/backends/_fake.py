@@ -32,7 +32,8 @@ class FakeService:
         ready: whether its readiness route would answer 200.
         output: what it has printed.
         detail: why it exited.
-        reloads: how many times it was reloaded.
+        reloads: how many times it was reloaded (switched without a rebuild).
+        switches: how many times a new version replaced it (update, reload, key change, overwrite).
     """
 
     deployment: Deployment
@@ -41,6 +42,7 @@ class FakeService:
     output: list[str] = field(default_factory=list)
     detail: str | None = None
     reloads: int = 0
+    switches: int = 0
 
 
 class FakeBackend:
@@ -48,7 +50,8 @@ class FakeBackend:
 
     Args:
         start_ready: whether new services are ready at once (else call :meth:`make_ready`).
-        fail_start: an error that :meth:`start` raises, to test start-up failures.
+        fail_start: an error that :meth:`start` and :meth:`switch` raise, to test start-up
+            failures and new versions that fail (the old one keeps running).
     """
 
     name = "fake"
@@ -114,12 +117,19 @@ class FakeBackend:
         """The log's lines (a fake never produces more later)."""
         yield from self.logs(record).splitlines()
 
-    def reload(self, record: ServiceRecord, deployment: Deployment) -> dict[str, Any]:
-        """Count the reload and restart the pretend service."""
-        service = self.services[record.name]
-        service.deployment, service.reloads = deployment, service.reloads + 1
-        service.phase, service.ready, service.detail = "running", True, None
-        return {"fake": True}
+    def switch(self, record: ServiceRecord, deployment: Deployment, *, rebuild: bool, timeout: float) -> dict[str, Any]:
+        """Replace the pretend service by a new version (or raise ``fail_start``, leaving it as it was)."""
+        if self.fail_start is not None:
+            raise self.fail_start
+        previous = self.services.get(record.name)
+        service = FakeService(deployment, output=[f"fake server on port {deployment.port}"])
+        if previous is not None:
+            service.reloads = previous.reloads
+            service.switches = previous.switches
+        service.reloads += 0 if rebuild else 1
+        service.switches += 1
+        self.services[record.name] = service
+        return {"fake": True, "generation": service.switches + 1}
 
     def stop(self, record: ServiceRecord) -> None:
         """Forget the pretend service."""

@@ -20,6 +20,7 @@ configuration says ``init_swarm=True`` (a single-node swarm advertising 127.0.0.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -72,6 +73,7 @@ _PENDING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "pr
 _ROLLED_BACK = frozenset({"rollback_started", "rollback_paused", "rollback_completed", "paused"})
 _CANCEL_WAIT_SECONDS = 60.0
 _REMOVE_WAIT_SECONDS = 60.0
+_SWITCH_POLL_S = 0.5
 
 
 def ensure_swarm(client: docker.DockerClient, *, init: bool, log: Any = print) -> None:
@@ -107,8 +109,6 @@ class SwarmBackend:
     """
 
     name = "swarm"
-    updates_in_place = True
-    """``update()`` rolls the running service over rather than stopping it first."""
 
     def __init__(self) -> None:
         self.client = connect()
@@ -372,10 +372,28 @@ class SwarmBackend:
         response = api._post_json(api._url("/services/{0}/update", service.id), data=spec, params={"version": service.version})
         api._raise_for_status(response)
 
-    def reload(self, record: ServiceRecord, deployment: Deployment) -> dict[str, Any]:
-        """Rebuild the image with the new source and roll the service over to it (tasks have no
-        writable copy of the source to replace)."""
-        return self.start(deployment)
+    def switch(self, record: ServiceRecord, deployment: Deployment, *, rebuild: bool, timeout: float) -> dict[str, Any]:
+        """Roll the service over to the new version and wait for the outcome.
+
+        Swarm starts each new task first and rolls back by itself when one fails, so the
+        old version serves throughout. ``reload`` rebuilds too: tasks have no writable
+        copy of the source to replace.
+        """
+        runtime = self.start(deployment)
+        new = dataclasses.replace(record, runtime=runtime)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(new)
+            if status.phase == "running":
+                return runtime
+            if status.phase == "exited" or time.monotonic() > deadline:
+                self._cancels[runtime["service"]].set()
+                logs = self.logs(new)
+                # The failure is the new version's: the old one's state must not read it.
+                Path(runtime["log"]).with_name(_FAILURE_MARKER).unlink(missing_ok=True)
+                reason = (status.detail or "it exited") if status.phase == "exited" else f"it was not ready after {timeout:g} s"
+                raise DeploymentFailed(reason, logs=logs)
+            time.sleep(_SWITCH_POLL_S)
 
     def stop(self, record: ServiceRecord) -> None:
         """Cancel a build under way, remove the service and its key secrets, and wait for its tasks to go."""
