@@ -37,10 +37,11 @@ DROPPED_KEY = b"mlnb.dropped"
 #: The Parquet columns (besides the ``service`` and ``date`` partition keys).
 COLUMNS = ("time", "request_id", "method", "status", "latency_ms", "run_ms", "inputs", "outputs")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# The writer converts rows in chunks of about half a millisecond of work and sleeps briefly
-# between them, so request threads waiting for the GIL get it at once rather than after
-# the interpreter's 5 ms switch interval.
-_CHUNK_ROWS = 128
+# The writer converts rows in chunks of a fraction of a millisecond of work and sleeps
+# briefly between them, so request threads waiting for the GIL get it at once rather than
+# after the interpreter's 5 ms switch interval.
+_CHUNK_ROWS = 32
+_ARRAY_ROWS = 1024
 _YIELD_S = 0.0001
 
 
@@ -157,24 +158,21 @@ class Collector:
         return self._parquet
 
     def _write(self, parquet: _Parquet, rows: list[Row], dropped: int) -> None:
-        pa = parquet.pa
-        by_day: dict[str, list[Any]] = {}
+        by_day: dict[str, list[list[Any]]] = {}
         for start in range(0, len(rows), _CHUNK_ROWS):
             chunk = rows[start:start + _CHUNK_ROWS]
             day = _day(min(row.end_time - row.latency_s for row in chunk))
             if day == _day(max(row.end_time for row in chunk)):
-                by_day.setdefault(day, []).append(parquet.batch(chunk))
+                _extend(by_day.setdefault(day, [[] for _ in COLUMNS]), chunk)
             else:  # the chunk spans midnight: each request goes to the day it started
                 for row in chunk:
-                    by_day.setdefault(_day(row.end_time - row.latency_s), []).append(parquet.batch([row]))
+                    _extend(by_day.setdefault(_day(row.end_time - row.latency_s), [[] for _ in COLUMNS]), [row])
             time.sleep(_YIELD_S)
         if not by_day:
-            by_day[_day(time.time())] = []
-        for index, (day, batches) in enumerate(sorted(by_day.items())):
+            by_day[_day(time.time())] = [[] for _ in COLUMNS]
+        for index, (day, columns) in enumerate(sorted(by_day.items())):
             # The drops go with the first file of the batch, so they are counted once.
-            metadata = {DROPPED_KEY: str(dropped if index == 0 else 0).encode()}
-            table = pa.Table.from_batches(batches, schema=parquet.schema).replace_schema_metadata(metadata)
-            self._write_file(parquet, day, table)
+            self._write_file(parquet, day, parquet.table(columns, dropped=dropped if index == 0 else 0))
 
     def _write_file(self, parquet: _Parquet, day: str, table: Any) -> None:
         folder = os.path.join(self._root, f"date={day}")
@@ -210,21 +208,32 @@ class _Parquet:
         # Pulls pandas in now, not in the first flush while requests wait for the GIL.
         pa.table({name: [] for name in COLUMNS}, schema=self.schema)
 
-    def batch(self, rows: list[Row]) -> Any:
-        """``rows`` as a record batch of the file schema."""
-        columns: tuple[list[Any], ...] = (
-            [int((row.end_time - row.latency_s) * 1_000_000) for row in rows],
-            [row.request_id for row in rows],
-            [row.method for row in rows],
-            [row.status for row in rows],
-            [row.latency_s * 1000.0 for row in rows],
-            [row.run_ms for row in rows],
-            [_inputs_json(row) for row in rows],
-            [_as_json(row.output) for row in rows],
-        )
+    def table(self, columns: list[list[Any]], *, dropped: int) -> Any:
+        """The columns :func:`_extend` filled, as a table with ``dropped`` in its metadata."""
         pa = self.pa
-        return pa.RecordBatch.from_arrays([pa.array(values, type=field.type)
-                                           for values, field in zip(columns, self.schema, strict=True)], schema=self.schema)
+        arrays = []
+        for values, field in zip(columns, self.schema, strict=True):
+            chunks = []
+            # Converting Python objects holds the GIL for the whole call: a slice at a time.
+            for start in range(0, len(values), _ARRAY_ROWS):
+                chunks.append(pa.array(values[start:start + _ARRAY_ROWS], type=field.type))
+                time.sleep(_YIELD_S)
+            arrays.append(pa.chunked_array(chunks, type=field.type))
+        return pa.Table.from_arrays(arrays, schema=self.schema.with_metadata({DROPPED_KEY: str(dropped).encode()}))
+
+
+def _extend(columns: list[list[Any]], rows: list[Row]) -> None:
+    """Append ``rows`` to the file's columns, converted (in the order of :data:`COLUMNS`)."""
+    ends, ids, methods, statuses, latencies, runs, bodies, queries, outputs = zip(*rows, strict=True)
+    columns[0].extend(int((end - latency) * 1_000_000) for end, latency in zip(ends, latencies, strict=True))
+    columns[1].extend(ids)
+    columns[2].extend(methods)
+    columns[3].extend(statuses)
+    columns[4].extend(latency * 1000.0 for latency in latencies)
+    columns[5].extend(runs)
+    columns[6].extend(_as_json(body) if method != "GET" else _query_json(query)
+                      for method, body, query in zip(methods, bodies, queries, strict=True))
+    columns[7].extend(_as_json(output) for output in outputs)
 
 
 def _day(timestamp: float) -> str:
@@ -242,12 +251,10 @@ def _as_json(raw: bytes | None) -> str | None:
     return raw.decode("utf-8")
 
 
-def _inputs_json(row: Row) -> str | None:
-    if row.method != "GET":
-        return _as_json(row.body)
+def _query_json(query: str) -> str:
     # The same reading of query parameters as the app: JSON values when they parse.
     payload: dict[str, Any] = {}
-    for key, value in parse_qsl(row.query, keep_blank_values=True):
+    for key, value in parse_qsl(query, keep_blank_values=True):
         try:
             payload[key] = orjson.loads(value)
         except orjson.JSONDecodeError:

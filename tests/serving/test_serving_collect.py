@@ -131,6 +131,11 @@ def _wait_on_disk(folder: Path, request_ids: list[str], timeout_s: float = 60) -
 def test_sigkill_loses_at_most_the_current_interval(launch: object, tmp_path: Path) -> None:
     server = collecting(launch, tmp_path, interval=0.5)
     victim = worker_pid(server)
+    # The writer loads pyarrow first, in the background; its first file says it is running.
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(f"service=collect-test/date=*/part-{victim}-*.parquet")):
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
     kept = [str(uuid.uuid4()) for _ in range(30)]
     for request_id in kept:
         assert post(server, "before", request_id).status_code == 200
