@@ -40,7 +40,7 @@ from mlnb.deploy._records import ServiceRecord, validate_service_name
 from mlnb.deploy._traceback import last_traceback
 from mlnb.deploy.backends import Backend, Deployment, get_backend, resolve_backend
 from mlnb.errors import DeploymentFailed, InvalidConfiguration, MlnbError, ServiceExists
-from mlnb.registry import Model, Workspace
+from mlnb.registry import Model, Workspace, check_workspace
 
 #: How long a new version may take to become ready before a switch gives up on it.
 SWITCH_TIMEOUT_SECONDS = 600.0
@@ -70,6 +70,7 @@ def start_service(
         DeploymentFailed: when the new version of a running service failed; the old one
             still serves.
     """
+    check_workspace(workspace)
     validate_service_name(name)
     resolved = _resolve_models(workspace, models)
     config = _deployment_config(deployment_config or LocalWebservice.deploy_configuration())

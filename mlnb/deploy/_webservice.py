@@ -29,7 +29,7 @@ from mlnb.errors import (
     ScoringError,
     ServiceNotFound,
 )
-from mlnb.registry import Model, Workspace
+from mlnb.registry import Model, Workspace, check_workspace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +52,7 @@ class Webservice:
     """
 
     def __init__(self, workspace: Workspace, name: str) -> None:
-        self.workspace = workspace
+        self.workspace = check_workspace(workspace)
         self.name = name
         records.load(workspace, name)  # fail now, with the list of services, if it is unknown
         self._deleted = False
@@ -352,7 +352,7 @@ class Webservice:
     def list(workspace: Workspace) -> ServiceList:
         """Every service recorded in the workspace, as a list that renders as a table."""
         services = ServiceList()
-        for record in records.list_all(workspace):
+        for record in records.list_all(check_workspace(workspace)):
             with contextlib.suppress(ServiceNotFound):  # deleted since the listing
                 services.append(Webservice(workspace, record.name))
         return services
