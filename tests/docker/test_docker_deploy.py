@@ -211,3 +211,21 @@ def test_interrupting_a_docker_deploy_leaves_no_container(docker_project: Projec
     assert "slowdocker" not in [s.name for s in Webservice.list(workspace)]
     leftovers = docker_client.containers.list(all=True, filters={"label": "mlnb.service=slowdocker"})
     assert [c.name for c in leftovers if c.labels.get("mlnb.workspace") == str(workspace.path)] == []
+
+
+@pytest.mark.parametrize("role", ["server", "port"])
+def test_a_container_removed_by_hand_is_reported(docker_project: Project, docker_client: docker.DockerClient, role: str) -> None:
+    workspace, model, source = docker_project
+    name = f"byhand-{role}"
+    service = Model.deploy(workspace, name, [model], InferenceConfig("score.py", source_directory=source), _docker())
+    service.wait_for_deployment(timeout_sec=600)
+    filters = {"label": [f"mlnb.service={name}", f"mlnb.workspace={workspace.path}", f"mlnb.role={role}"]}
+    (container,) = docker_client.containers.list(filters=filters)
+    container.remove(force=True)
+    assert service.state == "Failed"
+    assert "is gone" in (service.error or ""), service.error
+    assert "Failed" in service._repr_html_()
+    service.delete()
+    assert name not in [s.name for s in Webservice.list(workspace)]
+    left = docker_client.containers.list(all=True, filters={"label": [f"mlnb.service={name}", f"mlnb.workspace={workspace.path}"]})
+    assert left == []
