@@ -17,7 +17,7 @@ from mlnb.errors import CollectedDataNotFound, InvalidConfiguration
 
 # Written every 0.2 s instead of 5 s, so the test waits little for the files.
 COLLECTING = LocalWebservice.deploy_configuration(
-    backend="process", collect_data=True, auth_enabled=True, workers=2,
+    backend="process", collect_data=True, auth_enabled=True,
     environment_variables={"MLNB_COLLECT_INTERVAL": "0.2"},
 )
 
