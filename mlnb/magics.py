@@ -234,6 +234,7 @@ class MlnbMagics(Magics):
     @argument("--cpu", type=float, help="CPU cores limit")
     @argument("--memory", type=float, metavar="GB", help="memory limit in GB")
     @argument("--no-wait", action="store_true", help="return at once instead of waiting for Healthy")
+    @argument("--collect", action="store_true", help="collect every request as Parquet (service.get_collected_data())")
     @line_magic
     @_user_errors
     def deploy(self, line: str) -> Webservice:
@@ -257,6 +258,7 @@ class MlnbMagics(Magics):
             cpu_cores=args.cpu,
             memory_gb=args.memory,
             backend=args.backend or self.backend,
+            collect_data=args.collect,
         )
         try:
             service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)

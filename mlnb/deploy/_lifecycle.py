@@ -35,6 +35,7 @@ from mlnb.config import (
 )
 from mlnb.deploy import _records as records
 from mlnb.deploy._lock import ServiceLock
+from mlnb.deploy._monitoring import collected_root
 from mlnb.deploy._ports import choose_port, is_free
 from mlnb.deploy._records import ServiceRecord, validate_service_name
 from mlnb.deploy._traceback import last_traceback
@@ -281,6 +282,7 @@ def _deployment(
         requirements=requirements,
         labels={"mlnb.workspace": str(workspace.path), "mlnb.service": name},
         wheelhouse_cache=workspace.cache_dir / "wheelhouse",
+        collect_dir=collected_root(workspace) if config.collect_data else None,
         commit=functools.partial(_commit, workspace, name),
     )
 

@@ -18,6 +18,7 @@ from mlnb.client import DEFAULT_TIMEOUT_S, ScoringClient
 from mlnb.config import DeploymentConfiguration, InferenceConfig
 from mlnb.deploy import _records as records
 from mlnb.deploy._lifecycle import delete_service, reload_service, replace_key, start_service, update_service
+from mlnb.deploy._monitoring import Since, read_service_data, read_service_metrics
 from mlnb.deploy._records import ServiceRecord
 from mlnb.deploy._traceback import last_traceback
 from mlnb.deploy.backends import Deployment, Sampler, get_backend
@@ -318,6 +319,35 @@ class Webservice:
         """
         record = self._record
         return get_backend(record.backend).sampler(record)
+
+    # -- monitoring (docs/monitoring.md) ----------------------------------------------
+
+    def get_collected_data(self, since: Since | None = None) -> pd.DataFrame:
+        """The scoring requests the service collected (``collect_data=True``), oldest first.
+
+        Args:
+            since: only requests from then on: a ``datetime`` or ``date`` (naive ones are
+                local time), an ISO string, or a ``timedelta`` back from now.
+
+        Returns:
+            One row per request (``time``, ``request_id``, ``status``, ``latency_ms``,
+            ``inputs``, ``outputs``, ...) and per ``ModelDataCollector.collect()`` call
+            of its entry script (``collector`` names it); ``frame.attrs["dropped"]`` counts
+            requests left out. Rows reach the files every 5 s (``MLNB_COLLECT_INTERVAL``).
+
+        Raises:
+            CollectedDataNotFound: when the service never collected data.
+        """
+        return read_service_data(self.workspace, self.name, since=since)
+
+    def get_metrics(self) -> pd.DataFrame:
+        """The service's Prometheus metrics (``GET /metrics``, with its key when auth is on), one row per sample.
+
+        Raises:
+            ScoringError: when the service does not answer, or has metrics off.
+        """
+        record = self._record
+        return read_service_metrics(self.name, record.port, record.keys[0] if record.keys else None)
 
     # -- keys --------------------------------------------------------------------------
 

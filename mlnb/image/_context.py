@@ -64,12 +64,13 @@ CONTAINER_PORT = 5001
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
 BASE_IMAGE_VARIABLE = "MLNB_BASE_IMAGE"
+#: The uid the image's server runs as (user ``mlnb``, not root).
+SERVER_USER_ID = 10001
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 
 _VENV = "/opt/mlnb/venv"
 _INSTALLER = "/opt/mlnb/installer"
 _RUNTIME = "/opt/mlnb/runtime"
-_USER_ID = 10001
 _SERVING_DIR = Path(__file__).resolve().parents[1] / "serving"
 _CONTEXT_MARKER = ".mlnb-context"
 _READINESS_PATH = "/ready"
@@ -132,19 +133,27 @@ def resolve_base_image(configured: str | None = None, *, python_version: str = "
     return configured or os.environ.get(BASE_IMAGE_VARIABLE) or f"python:{_major_minor(python_version)}-slim"
 
 
-def runtime_requirements() -> tuple[str, ...]:
+def runtime_requirements(*, collect_data: bool = False) -> tuple[str, ...]:
     """The serving runtime's own pip requirements (``mlnb/serving/requirements.txt``).
+
+    Args:
+        collect_data: add what data collection needs (``requirements-collect.txt``:
+            pyarrow, about 170 MB installed, so only images that collect get it).
 
     Returns:
         The requirement strings.
 
     Raises:
-        FileNotFoundError: when the installed mlnb lacks the file (a broken installation).
+        FileNotFoundError: when the installed mlnb lacks a file (a broken installation).
     """
-    path = _SERVING_DIR / "requirements.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: this mlnb installation is incomplete; reinstall mlnb")
-    return tuple(read_requirements_file(path))
+    names = ("requirements.txt", "requirements-collect.txt") if collect_data else ("requirements.txt",)
+    found: list[str] = []
+    for name in names:
+        path = _SERVING_DIR / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: this mlnb installation is incomplete; reinstall mlnb")
+        found.extend(read_requirements_file(path))
+    return tuple(found)
 
 
 def render_dockerfile(*, base_image: str, entry_script: str, model_dir: str, python_version: str = "3.11",
@@ -201,7 +210,7 @@ ENV PATH={_VENV}/bin:$PATH \\
     PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
     AML_APP_ROOT={APP_ROOT}
-RUN useradd --uid {_USER_ID} --user-group --create-home --home-dir /home/mlnb --shell /usr/sbin/nologin mlnb
+RUN useradd --uid {SERVER_USER_ID} --user-group --create-home --home-dir /home/mlnb --shell /usr/sbin/nologin mlnb
 COPY --from=dependencies {_VENV} {_VENV}
 COPY runtime/ {_RUNTIME}/
 COPY models/ {MODELS_ROOT}/
@@ -280,6 +289,7 @@ def assemble_context(
     python_version: str = "3.11",
     log: Callable[[str], None] = print,
     requirements: Sequence[str] | None = None,
+    collect_data: bool = False,
 ) -> BuildContext:
     """Assemble a complete Docker build context for a service.
 
@@ -300,6 +310,8 @@ def assemble_context(
         python_version: the base image's Python, which the wheels are resolved for.
         log: receives progress lines.
         requirements: the service's pip requirements, overriding environment and inference.
+        collect_data: the service collects data: the runtime's collection requirements
+            (pyarrow) are added too.
 
     Returns:
         The build context.
@@ -336,7 +348,7 @@ def assemble_context(
             log(f"  {line}")
         for note in notes:
             log(f"note: {note}")
-        everything = _sorted_requirements((*service, *runtime_requirements()))
+        everything = _sorted_requirements((*service, *runtime_requirements(collect_data=collect_data)))
         wheelhouse = build_wheelhouse(everything, cache_dir=wheelhouse_cache, python_version=python_version, log=log)
         _link_wheels(wheelhouse, staging / "wheels")
         (staging / "requirements.txt").write_text(_requirements_text(everything), encoding="utf-8")
