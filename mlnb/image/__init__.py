@@ -56,8 +56,8 @@ __all__ = [
     "render_dockerfile",
     "resolve_base_image",
     "runtime_requirements",
+    "source_alias",
     "split_tag",
     "stage_models",
-    "source_alias",
     "stage_source",
 ]
