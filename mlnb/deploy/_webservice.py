@@ -303,7 +303,9 @@ class Webservice:
             raise InvalidConfiguration(f"service {self.name!r} runs on the {record.backend} backend, one copy; deploy it with backend='swarm' to scale")
         scale(record, replicas)
         config = {**record.spec["deploymentConfig"], "replicas": replicas}
-        records.update(self.workspace, self.name, spec={**record.spec, "deploymentConfig": config})
+        # The running version is no longer the one fingerprinted: the next redeploy switches.
+        spec = {key: value for key, value in record.spec.items() if key != "fingerprint"}
+        records.update(self.workspace, self.name, spec={**spec, "deploymentConfig": config})
 
     def delete(self) -> None:
         """Stop and remove the service and its files; calling it again does nothing."""
