@@ -323,3 +323,14 @@ def test_overwrite_rolls_the_service_over_under_load_and_an_identical_one_change
     Model.deploy(workspace, "swarmsvc", [model], _inference(source), _config(swarm, replicas=2), overwrite=True)
     assert service.state == "Healthy" and _running(service) == tasks
     assert "unchanged (same models, source, configuration, keys and packages)" in service.get_logs()
+
+
+def test_an_aks_configuration_becomes_a_swarm_deployment_when_the_engine_is_a_manager(swarm: Swarm) -> None:
+    from mlnb.compat.azureml._webservice import AksWebservice, plan, swarm_active
+
+    config = AksWebservice.deploy_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=0.5)
+
+    assert swarm_active()
+    _, local = plan(None, config)
+
+    assert (local.backend, local.replicas, local.cpu_cores, local.memory_gb, local.auth_enabled) == ("swarm", 2, 0.5, 0.5, True)
