@@ -307,8 +307,10 @@ def test_overwrite_rolls_the_service_over_under_load_and_an_identical_one_change
         again.wait_for_deployment(timeout_sec=600)
         _converge(service, 2)
         time.sleep(3)
-    finally:
-        client.exec_run(["touch", "/tmp/stop"])
+    except BaseException:
+        client.remove(force=True)  # the results are not read: do not leave the client behind
+        raise
+    client.exec_run(["touch", "/tmp/stop"])
     results = _results(client)
 
     statuses = [r["status"] for r in results]
