@@ -247,6 +247,7 @@ class MlnbMagics(Magics):
     @argument("--network", help="Swarm: the attachable overlay network (default mlnb)")
     @argument("--init-swarm", action="store_true", help="Swarm: initialise a single-node swarm if the engine is in none")
     @argument("--no-wait", action="store_true", help="return at once instead of waiting for Healthy")
+    @argument("--collect", action="store_true", help="collect every request as Parquet (service.get_collected_data())")
     @line_magic
     @_user_errors
     def deploy(self, line: str) -> Webservice:
@@ -274,6 +275,7 @@ class MlnbMagics(Magics):
             endpoint_mode=args.endpoint_mode or "vip",
             network=args.network,
             init_swarm=args.init_swarm,
+            collect_data=args.collect,
         )
         try:
             service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)

@@ -81,6 +81,9 @@ COMMANDS: dict[tuple[str, str], Kind] = {
     ("README.md", "mlnb profile myservice --data requests.jsonl --duration 30"): parse(
         "30 s of load on a shared machine; tests/cli/test_cli.py::test_profile_a_service runs `mlnb profile`"
     ),
+    ("README.md", "mlnb service data myservice --since 1h --out requests.parquet"): parse(
+        "the README's service does not collect; tests/cli/test_cli_data.py runs `mlnb service data`"
+    ),
     ("README.md", "mlnb service delete myservice"): RUN,
     ("README.md", "mlnb serve --entry-script src/score.py --model-dir outputs"): RUN,
     ("docs/development.md", "export MLNB_BASE_IMAGE=$(.ci/base-image)"): skip(

@@ -228,6 +228,12 @@ def test_a_taken_port_says_to_omit_port(shell: InteractiveShell) -> None:
             shell.run_line_magic("deploy", f"svc --model sklearn_regression_model --entry-script score.py --port {port}")
 
 
+def test_deploy_collect_turns_collection_on(shell: InteractiveShell, project: tuple[Workspace, Model, Path]) -> None:
+    service = shell.run_line_magic("deploy", "collector --model sklearn_regression_model --entry-script score.py --collect --no-wait")
+    assert service._record.spec["deploymentConfig"]["collectData"] is True
+    service.delete()
+
+
 def test_a_failing_deploy_is_a_usage_error_after_the_traceback(
     shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

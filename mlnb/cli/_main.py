@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlnb._facade import Model
+from mlnb.cli._data import add_data_command
 from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
 from mlnb.deploy import Webservice
 from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError, NotInSwarm
@@ -315,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--timeout", type=float, default=600, metavar="SECONDS")
     deploy.set_defaults(handler=_deploy)
 
-    service = commands.add_parser("service", help="list, inspect, score and delete services")
+    service = commands.add_parser("service", help="list, inspect, score and delete services; export their data")
     service_commands = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
     service_list = service_commands.add_parser("list", parents=[common], help="list services and their state")
     service_list.set_defaults(handler=_service_list)
@@ -335,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     service_delete = service_commands.add_parser("delete", parents=[common], help="stop and remove a service")
     service_delete.add_argument("name")
     service_delete.set_defaults(handler=_service_delete)
+    add_data_command(service_commands, common, _workspace)
 
     k8s = commands.add_parser("k8s", help="Kubernetes manifests for a deployed service")
     k8s_commands = k8s.add_subparsers(dest="k8s_command", metavar="ACTION", required=True)

@@ -21,7 +21,7 @@ __all__ = ["DeploymentConfiguration", "LocalWebservice", "check_registry"]
 _DC_FIELDS = (
     "computeType", "port", "cpuCores", "memoryGb", "containerResourceRequirements", "backend",
     "authEnabled", "baseImage", "environmentVariables", "workers",
-    "registry", "replicas", "endpointMode", "network", "initSwarm",
+    "registry", "replicas", "endpointMode", "network", "initSwarm", "collectData",
 )
 _SWARM = "swarm"
 _ENDPOINT_MODES = ("vip", "dnsrr")
@@ -59,10 +59,13 @@ class DeploymentConfiguration:
             missing); ``None`` means ``"mlnb"``. ``"swarm"`` only.
         init_swarm: initialise a single-node swarm (advertising 127.0.0.1) when the engine
             is in none; without it, deploying to a non-swarm engine is an error.
+        collect_data: record every scoring request (inputs, outputs, status, latency) as
+            Parquet in the workspace's ``collected/`` folder (``docs/monitoring.md``);
+            process and Docker backends.
 
     Raises:
-        InvalidConfiguration: for a value outside its range, or a Swarm option without
-            ``backend="swarm"``.
+        InvalidConfiguration: for a value outside its range, a Swarm option without
+            ``backend="swarm"``, or ``collect_data`` with ``backend="swarm"``.
     """
 
     port: int | None = None
@@ -78,6 +81,7 @@ class DeploymentConfiguration:
     endpoint_mode: str = "vip"
     network: str | None = None
     init_swarm: bool = False
+    collect_data: bool = False
 
     # The environment-variable dict makes instances unhashable; say so instead of failing in hash().
     __hash__ = None  # type: ignore[assignment]
@@ -108,6 +112,15 @@ class DeploymentConfiguration:
         # A private copy, so later changes to the caller's dict cannot alter a frozen config.
         object.__setattr__(self, "environment_variables", dict(self.environment_variables))
         self._check_scale_out()
+        self._check_collection()
+
+    def _check_collection(self) -> None:
+        if not isinstance(self.collect_data, bool):
+            raise InvalidConfiguration(f"invalid value for collect_data, expected True or False (not {self.collect_data!r})")
+        if self.collect_data and self.backend == _SWARM:
+            # Tasks may run on any node: there is no workspace folder to write to there.
+            raise InvalidConfiguration("collect_data works on the \"process\" and \"docker\" backends (not \"swarm\"); "
+                                       "pass backend=\"docker\" or collect_data=False")
 
     def _check_scale_out(self) -> None:
         if self.registry is not None:
@@ -151,6 +164,7 @@ class DeploymentConfiguration:
             "endpointMode": self.endpoint_mode,
             "network": self.network,
             "initSwarm": self.init_swarm,
+            "collectData": self.collect_data,
         }
 
     @classmethod
@@ -169,8 +183,8 @@ class DeploymentConfiguration:
         Accepted keys: ``computeType`` (``"local"``), ``port``, ``cpuCores``, ``memoryGb``,
         or Azure's ``containerResourceRequirements: {"cpu", "memoryInGB"}``, ``authEnabled``,
         ``environmentVariables``, and mlnb's ``backend``, ``baseImage``, ``workers``,
-        ``registry`` and the Swarm options ``replicas``, ``endpointMode``, ``network``,
-        ``initSwarm``.
+        ``registry``, ``collectData`` and the Swarm options ``replicas``, ``endpointMode``,
+        ``network``, ``initSwarm``.
 
         Args:
             path: the JSON file.
@@ -220,6 +234,7 @@ class DeploymentConfiguration:
             endpoint_mode=data.get("endpointMode") or "vip",
             network=data.get("network"),
             init_swarm=data.get("initSwarm", False),
+            collect_data=data.get("collectData", False),
         )
 
 
@@ -242,6 +257,7 @@ class LocalWebservice:
         endpoint_mode: str = "vip",
         network: str | None = None,
         init_swarm: bool = False,
+        collect_data: bool = False,
     ) -> DeploymentConfiguration:
         """Describe a local deployment, as ``LocalWebservice.deploy_configuration`` did in Azure.
 
@@ -260,6 +276,8 @@ class LocalWebservice:
             endpoint_mode: ``"vip"`` (routing mesh) or ``"dnsrr"`` (overlay network only).
             network: the Swarm service's overlay network (default ``"mlnb"``).
             init_swarm: initialise a single-node swarm when the engine is in none.
+            collect_data: record every scoring request as Parquet in the workspace
+                (``service.get_collected_data()``); process and Docker backends.
 
         Returns:
             The validated configuration.
@@ -271,6 +289,7 @@ class LocalWebservice:
 
             deployment_config = LocalWebservice.deploy_configuration(port=8890, memory_gb=1)
             swarm_config = LocalWebservice.deploy_configuration(backend="swarm", replicas=3, cpu_cores=0.5)
+            collecting = LocalWebservice.deploy_configuration(backend="process", collect_data=True)
         """
         return DeploymentConfiguration(
             port=port,
@@ -286,6 +305,7 @@ class LocalWebservice:
             endpoint_mode=endpoint_mode,
             network=network,
             init_swarm=init_swarm,
+            collect_data=collect_data,
         )
 
 

@@ -58,7 +58,7 @@ _CONDA_ONLY = frozenset(
 # Azure's serving stack: mlnb's serving runtime replaces it inside every image.
 _REPLACED_BY_RUNTIME = frozenset({"azureml-defaults", "azureml-inference-server-http"})
 
-_PYTHON_VERSION = re.compile(r"^3(\.\d+){1,2}$")
+_PYTHON_VERSION = re.compile(r"3(\.[0-9]+){1,2}")
 _CONDA_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<rest>.*)$")
 
 
@@ -343,7 +343,7 @@ def _read_requirements(path: Path, *, seen: tuple[Path, ...]) -> list[str]:
 def _check_python_version(value: str | None) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _PYTHON_VERSION.match(value):
+    if not isinstance(value, str) or not _PYTHON_VERSION.fullmatch(value):
         raise InvalidConfiguration(f"invalid value for python_version, expected \"3.X\" or \"3.X.Y\" (not {value!r})")
     return value
 

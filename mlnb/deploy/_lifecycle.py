@@ -36,12 +36,13 @@ from mlnb.config import (
 from mlnb.deploy import _records as records
 from mlnb.deploy._fingerprint import NO_CODE_PREFIX, fingerprint
 from mlnb.deploy._lock import ServiceLock
+from mlnb.deploy._monitoring import collected_root
 from mlnb.deploy._ports import choose_port, is_free
 from mlnb.deploy._records import ServiceRecord, validate_service_name
 from mlnb.deploy._traceback import last_traceback
 from mlnb.deploy.backends import Backend, Deployment, get_backend, resolve_backend
 from mlnb.errors import DeploymentFailed, InvalidConfiguration, MlnbError, ServiceExists
-from mlnb.registry import Model, Workspace
+from mlnb.registry import Model, Workspace, check_workspace
 
 #: How long a new version may take to become ready before a switch gives up on it.
 SWITCH_TIMEOUT_SECONDS = 600.0
@@ -70,6 +71,7 @@ def start_service(
         DeploymentFailed: when the new version of a running service failed; the old one
             still serves.
     """
+    check_workspace(workspace)
     validate_service_name(name)
     resolved = _resolve_models(workspace, models)
     config = _deployment_config(deployment_config or LocalWebservice.deploy_configuration())
@@ -308,6 +310,7 @@ def _deployment(
         requirements=requirements,
         labels={"mlnb.workspace": str(workspace.path), "mlnb.service": name},
         wheelhouse_cache=workspace.cache_dir / "wheelhouse",
+        collect_dir=collected_root(workspace) if config.collect_data else None,
         commit=functools.partial(_commit, workspace, name),
     )
 

@@ -16,7 +16,7 @@ from types import TracebackType
 from filelock import FileLock, Timeout
 
 from mlnb.errors import ServiceBusy
-from mlnb.registry import Workspace
+from mlnb.registry import Workspace, private_dir
 
 _POLL_SECONDS = 0.1
 
@@ -31,8 +31,7 @@ class ServiceLock:
 
     def __init__(self, workspace: Workspace, name: str) -> None:
         self.name = name
-        folder = workspace.path / "locks"
-        folder.mkdir(exist_ok=True)
+        folder = private_dir(workspace.path / "locks")
         self.path: Path = folder / f"{name}.lock"
         self._lock = FileLock(str(self.path), thread_local=False)
 

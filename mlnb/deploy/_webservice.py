@@ -18,6 +18,7 @@ from mlnb.client import DEFAULT_TIMEOUT_S, ScoringClient
 from mlnb.config import DeploymentConfiguration, InferenceConfig
 from mlnb.deploy import _records as records
 from mlnb.deploy._lifecycle import delete_service, reload_service, replace_key, start_service, update_service
+from mlnb.deploy._monitoring import Since, read_service_data, read_service_metrics
 from mlnb.deploy._records import ServiceRecord
 from mlnb.deploy._traceback import last_traceback
 from mlnb.deploy.backends import Deployment, Sampler, get_backend
@@ -29,7 +30,7 @@ from mlnb.errors import (
     ScoringError,
     ServiceNotFound,
 )
-from mlnb.registry import Model, Workspace
+from mlnb.registry import Model, Workspace, check_workspace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +53,7 @@ class Webservice:
     """
 
     def __init__(self, workspace: Workspace, name: str) -> None:
-        self.workspace = workspace
+        self.workspace = check_workspace(workspace)
         self.name = name
         records.load(workspace, name)  # fail now, with the list of services, if it is unknown
         self._deleted = False
@@ -352,6 +353,35 @@ class Webservice:
         record = self._record
         return get_backend(record.backend).sampler(record)
 
+    # -- monitoring (docs/monitoring.md) ----------------------------------------------
+
+    def get_collected_data(self, since: Since | None = None) -> pd.DataFrame:
+        """The scoring requests the service collected (``collect_data=True``), oldest first.
+
+        Args:
+            since: only requests from then on: a ``datetime`` or ``date`` (naive ones are
+                local time), an ISO string, or a ``timedelta`` back from now.
+
+        Returns:
+            One row per request (``time``, ``request_id``, ``status``, ``latency_ms``,
+            ``inputs``, ``outputs``, ...) and per ``ModelDataCollector.collect()`` call
+            of its entry script (``collector`` names it); ``frame.attrs["dropped"]`` counts
+            requests left out. Rows reach the files every 5 s (``MLNB_COLLECT_INTERVAL``).
+
+        Raises:
+            CollectedDataNotFound: when the service never collected data.
+        """
+        return read_service_data(self.workspace, self.name, since=since)
+
+    def get_metrics(self) -> pd.DataFrame:
+        """The service's Prometheus metrics (``GET /metrics``, with its key when auth is on), one row per sample.
+
+        Raises:
+            ScoringError: when the service does not answer, or has metrics off.
+        """
+        record = self._record
+        return read_service_metrics(self.name, record.port, record.keys[0] if record.keys else None)
+
     # -- keys --------------------------------------------------------------------------
 
     def get_keys(self) -> tuple[str, str]:
@@ -385,7 +415,7 @@ class Webservice:
     def list(workspace: Workspace) -> ServiceList:
         """Every service recorded in the workspace, as a list that renders as a table."""
         services = ServiceList()
-        for record in records.list_all(workspace):
+        for record in records.list_all(check_workspace(workspace)):
             with contextlib.suppress(ServiceNotFound):  # deleted since the listing
                 services.append(Webservice(workspace, record.name))
         return services

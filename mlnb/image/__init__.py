@@ -11,6 +11,7 @@ from mlnb.image._context import (
     APP_ROOT,
     CONTAINER_PORT,
     MODELS_ROOT,
+    SERVER_USER_ID,
     BuildContext,
     assemble_context,
     build_wheelhouse,
@@ -24,7 +25,7 @@ from mlnb.image._package import ModelPackage
 from mlnb.image._prune import DEFAULT_KEEP_IMAGES, KEEP_IMAGES_VARIABLE, PrunedImage, PruneReport, keep_images_setting, prune_images
 from mlnb.image._push import PushedImage, push_image
 from mlnb.image._reuse import build_or_reuse, content_tag, split_tag
-from mlnb.image._staging import DeployableModel, model_dir_relative, stage_models, stage_source
+from mlnb.image._staging import DeployableModel, model_dir_relative, source_alias, stage_models, stage_source
 
 __all__ = [
     "APP_ROOT",
@@ -39,6 +40,7 @@ __all__ = [
     "PruneReport",
     "PrunedImage",
     "PushedImage",
+    "SERVER_USER_ID",
     "assemble_context",
     "build_image",
     "build_or_reuse",
@@ -56,5 +58,6 @@ __all__ = [
     "runtime_requirements",
     "split_tag",
     "stage_models",
+    "source_alias",
     "stage_source",
 ]

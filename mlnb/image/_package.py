@@ -26,7 +26,7 @@ from mlnb.image._context import assemble_context
 from mlnb.image._engine import connect
 from mlnb.image._prune import PACKAGE_LABEL, WORKSPACE_LABEL
 from mlnb.image._push import PushedImage, push_image
-from mlnb.registry import Model, Workspace
+from mlnb.registry import Model, Workspace, check_workspace
 
 _DONE = object()
 
@@ -54,7 +54,7 @@ class ModelPackage:
             raise InvalidConfiguration("models must be a non-empty list, e.g. [model]")
         if not isinstance(inference_config, InferenceConfig):
             raise InvalidConfiguration("inference_config must be an mlnb.InferenceConfig(entry_script=..., ...)")
-        self.workspace = workspace
+        self.workspace = check_workspace(workspace)
         self.models = list(models)
         self.inference_config = inference_config
         self.generate_dockerfile = generate_dockerfile

@@ -2,10 +2,13 @@
 
 Models go to ``<root>/<name>/<version>/<artifact>``, as Azure laid them out; one model
 deployed sets ``AZUREML_MODEL_DIR`` to ``<root>/<name>/<version>``, several to ``<root>``.
+The source directory's files are the app root, which also answers to the source folder's
+own name (:func:`source_alias`), as Azure's layout put the folder under the app root.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -47,6 +50,26 @@ def stage_models(models: Sequence[DeployableModel], root: Path) -> Path:
     return root / model_dir_relative(models)
 
 
+def source_alias(source_directory: Path) -> str | None:
+    """The name under which the app root also answers, so ``./<folder name>/file`` opens ``file``.
+
+    Azure ML placed the source directory under the app root by its own name, and entry
+    scripts written for it open their files as ``./<source folder name>/...``. The alias is
+    the folder's real name (``.`` resolved), unless that name starts with ``.`` or the
+    folder holds an entry of the same name (which then wins, as it would have in Azure).
+
+    Args:
+        source_directory: the service's source directory.
+
+    Returns:
+        The alias, or ``None`` when there is none.
+    """
+    name = source_directory.resolve().name
+    if not name or name.startswith(".") or os.path.lexists(source_directory / name):
+        return None
+    return name
+
+
 def stage_source(source_directory: Path, target: Path) -> None:
     """Copy the files of a source directory that ship with a service (replacing ``target``)."""
     staging = target.with_name(target.name + ".new")
@@ -57,6 +80,9 @@ def stage_source(source_directory: Path, target: Path) -> None:
         destination = staging / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source_directory / relative, destination)
+    alias = source_alias(source_directory)
+    if alias is not None:
+        (staging / alias).symlink_to(".", target_is_directory=True)
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["expand_inputs", "read_collected"]
 
 #: The columns of :func:`read_collected`, in order.
-COLUMNS = ("time", "service", "request_id", "method", "status", "latency_ms", "run_ms", "inputs", "outputs")
+COLUMNS = ("time", "service", "request_id", "method", "status", "latency_ms", "run_ms", "inputs", "outputs", "collector")
 _DROPPED_KEY = b"mlnb.dropped"
 
 
@@ -50,7 +50,9 @@ def read_collected(folder: str | Path, *, service: str | None = None,
     Returns:
         One row per request with the columns ``time`` (UTC), ``service``, ``request_id``,
         ``method``, ``status``, ``latency_ms``, ``run_ms`` (missing when ``run()`` was not
-        called), ``inputs`` and ``outputs`` (JSON text). ``frame.attrs["dropped"]`` counts
+        called), ``inputs`` and ``outputs`` (JSON text), and ``collector``: missing for the
+        server's own rows, ``<model>/<designation>`` for an entry script's
+        ``ModelDataCollector.collect()`` calls. ``frame.attrs["dropped"]`` counts
         the requests the service left out because its buffer was full, in the files read.
 
     Raises:
@@ -71,7 +73,15 @@ def read_collected(folder: str | Path, *, service: str | None = None,
         raise CollectedDataNotFound(f"No collected data in {str(root)!r}: serve with --collect-dir "
                                     f"{str(root)!r} (or MLNB_COLLECT_DIR) to collect it.")
     partitioning = ds.partitioning(pa.schema([("service", pa.string()), ("date", pa.string())]), flavor="hive")
-    dataset = ds.dataset(root, format="parquet", partitioning=partitioning)
+    # The whole schema, so files written before a column existed read it as nulls.
+    fields: list[pa.Field[Any]] = [
+        pa.field("time", pa.timestamp("us", tz="UTC")), pa.field("request_id", pa.string()),
+        pa.field("method", pa.string()), pa.field("status", pa.int16()), pa.field("latency_ms", pa.float64()),
+        pa.field("run_ms", pa.float64()), pa.field("inputs", pa.string()), pa.field("outputs", pa.string()),
+        pa.field("collector", pa.string()), pa.field("service", pa.string()), pa.field("date", pa.string()),
+    ]
+    schema = pa.schema(fields)
+    dataset = ds.dataset(root, format="parquet", partitioning=partitioning, schema=schema)
     partitions = None
     rows = None
     if service is not None:

@@ -40,7 +40,7 @@ from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import Webservice, deploy, validate_service_name
 from mlnb.deploy.backends import Sampler
 from mlnb.errors import DeploymentFailed, DeploymentTimeout, InvalidConfiguration, MlnbError, ProfileFailed
-from mlnb.registry import Model, Workspace
+from mlnb.registry import Model, Workspace, check_workspace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -591,6 +591,7 @@ def profile_model(
     memory_headroom: float = DEFAULT_MEMORY_HEADROOM,
 ) -> ModelProfile:
     """Deploy a temporary service, profile it, and remove it; see :meth:`mlnb.Model.profile`."""
+    check_workspace(workspace)
     validate_service_name(profile_name)
     config = LocalWebservice.deploy_configuration(cpu_cores=cpu, memory_gb=memory_in_gb, backend=backend)
     profile = ModelProfile(

@@ -242,7 +242,7 @@ def _make_owner_only(root: Path) -> None:
             for name in files:
                 # Blobs and checkouts (hard links to blobs) are read-only; blobs/tmp holds partial writes.
                 restrict(Path(folder) / name, FILE_MODE if Path(folder) == root / "blobs" / "tmp" else READ_ONLY_MODE)
-    for sub in ("cache", "services"):
+    for sub in ("cache", "services", "locks"):
         if (root / sub).is_dir():
             restrict(root / sub, DIR_MODE)
     for log in (root / "services").glob("*/*.log"):

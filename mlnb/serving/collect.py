@@ -7,10 +7,14 @@ shutdown into one complete Parquet file per day present in the batch::
 
     DIR/service=<name>/date=YYYY-MM-DD/part-<pid>-<seq>.parquet
 
-Files are written under a hidden temporary name and renamed, so a reader never sees half a
-file, and a worker killed outright loses at most the rows of its current interval. Each
+Files are written under a hidden temporary name and linked into place, so a reader never
+sees half a file and no file is ever replaced, and a worker killed outright loses at most
+the rows of its current interval. Each
 file's key-value metadata holds ``mlnb.dropped``: the rows this worker dropped since its
 previous file. pyarrow is imported only when collection is on, by the writer thread.
+
+An entry script's ``azureml.monitoring.ModelDataCollector`` writes into the same files
+through :func:`process_collector` (rows whose ``collector`` column names it).
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-__all__ = ["COLUMNS", "DROPPED_KEY", "Collector", "Row", "partition_name", "pyarrow_missing"]
+__all__ = ["COLUMNS", "DROPPED_KEY", "Collector", "Row", "partition_name", "process_collector", "pyarrow_missing"]
 
 #: Key of the per-file metadata entry that counts the rows dropped before the file.
 DROPPED_KEY = b"mlnb.dropped"
 #: The Parquet columns (besides the ``service`` and ``date`` partition keys).
-COLUMNS = ("time", "request_id", "method", "status", "latency_ms", "run_ms", "inputs", "outputs")
+COLUMNS = ("time", "request_id", "method", "status", "latency_ms", "run_ms", "inputs", "outputs", "collector")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # The writer converts rows in chunks of a fraction of a millisecond of work and sleeps
 # briefly between them, so request threads waiting for the GIL get it at once rather than
@@ -57,6 +61,10 @@ class Row(NamedTuple):
     body: bytes | None
     query: str
     output: bytes
+
+
+#: A row already in column form (the values of :data:`COLUMNS`, ``time`` in µs since the epoch).
+Record = tuple[int, str, str | None, int | None, float | None, float | None, str | None, str | None, str]
 
 
 def pyarrow_missing() -> str | None:
@@ -94,6 +102,7 @@ class Collector:
         self._on_drop = on_drop
         # deque.append and popleft are atomic: request threads never take a lock to add.
         self._rows: collections.deque[Row] = collections.deque()
+        self._records: collections.deque[Record] = collections.deque()
         self._dropped = 0
         self._drop_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -106,11 +115,27 @@ class Collector:
         # multiprocessing's exit hook runs in granian's forked workers after SIGTERM (atexit
         # does not run there) and, through atexit, in any other process.
         Finalize(None, self.close, exitpriority=10)
+        global _PROCESS_COLLECTOR
+        _PROCESS_COLLECTOR = self
 
     def add(self, row: Row) -> None:
         """Buffer one request's row, or count it as dropped when the buffer is full."""
         if len(self._rows) < self._max_rows:
             self._rows.append(row)
+            return
+        with self._drop_lock:
+            self._dropped += 1
+        if self._on_drop is not None:
+            self._on_drop(1)
+
+    def add_record(self, record: Record) -> None:
+        """Buffer a row from an entry script's ``ModelDataCollector``, or count it as dropped.
+
+        It shares the request rows' buffer limit; the caller (``collect()`` in ``run()``)
+        has already converted it.
+        """
+        if len(self._rows) + len(self._records) < self._max_rows:
+            self._records.append(record)
             return
         with self._drop_lock:
             self._dropped += 1
@@ -123,19 +148,22 @@ class Collector:
             # Only flush() takes rows out, under the lock, so the ones there now can all be popped.
             pop = self._rows.popleft
             rows = [pop() for _ in range(len(self._rows))]
+            pop_record = self._records.popleft
+            records = [pop_record() for _ in range(len(self._records))]
             with self._drop_lock:
                 dropped, self._dropped = self._dropped, 0
-            if not rows and not dropped:
+            if not rows and not records and not dropped:
                 return
             try:
-                self._write(self._load(), rows, dropped)
+                self._write(self._load(), rows, records, dropped)
             except Exception:  # a full disk must not kill the worker; say so
+                lost = len(rows) + len(records)
                 with self._drop_lock:
-                    self._dropped += len(rows) + dropped
+                    self._dropped += lost + dropped
                 if self._on_drop is not None:
-                    self._on_drop(len(rows))
+                    self._on_drop(lost)
                 print(f"mlnb.serving: could not write collected data under {self._root} "
-                      f"({len(rows)} rows counted as dropped):\n{traceback.format_exc()}",
+                      f"({lost} rows counted as dropped):\n{traceback.format_exc()}",
                       file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -157,7 +185,7 @@ class Collector:
             self._parquet = _Parquet()
         return self._parquet
 
-    def _write(self, parquet: _Parquet, rows: list[Row], dropped: int) -> None:
+    def _write(self, parquet: _Parquet, rows: list[Row], records: list[Record], dropped: int) -> None:
         by_day: dict[str, list[list[Any]]] = {}
         for start in range(0, len(rows), _CHUNK_ROWS):
             chunk = rows[start:start + _CHUNK_ROWS]
@@ -168,6 +196,10 @@ class Collector:
                 for row in chunk:
                     _extend(by_day.setdefault(_day(row.end_time - row.latency_s), [[] for _ in COLUMNS]), [row])
             time.sleep(_YIELD_S)
+        for record in records:
+            columns = by_day.setdefault(_day(record[0] / 1_000_000), [[] for _ in COLUMNS])
+            for values, value in zip(columns, record, strict=True):
+                values.append(value)
         if not by_day:
             by_day[_day(time.time())] = [[] for _ in COLUMNS]
         for index, (day, columns) in enumerate(sorted(by_day.items())):
@@ -178,11 +210,24 @@ class Collector:
         folder = os.path.join(self._root, f"date={day}")
         os.makedirs(folder, exist_ok=True)
         self._seq += 1
-        name = f"part-{self._pid}-{self._seq}.parquet"
-        # A leading dot hides the unfinished file from pyarrow's dataset reader.
-        temporary = os.path.join(folder, f".{name}.tmp")
+        # A leading dot hides the unfinished file from pyarrow's dataset reader; the random
+        # part keeps it this writer's own even where pids repeat (containers).
+        temporary = os.path.join(folder, f".part-{self._pid}-{self._seq}-{os.urandom(4).hex()}.parquet.tmp")
         parquet.pq.write_table(table, temporary)
-        os.replace(temporary, os.path.join(folder, name))
+        try:
+            # link() never replaces a file: servers that share the folder (a switch's old
+            # and new container, whose pids may coincide) cannot overwrite each other's.
+            while True:
+                try:
+                    os.link(temporary, os.path.join(folder, f"part-{self._pid}-{self._seq}.parquet"))
+                    break
+                except FileExistsError:
+                    self._seq += 1
+        except OSError:  # a file system without hard links
+            os.replace(temporary, os.path.join(folder, f"part-{self._pid}-{self._seq}.parquet"))
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
 
 
 class _Parquet:
@@ -203,6 +248,7 @@ class _Parquet:
             pa.field("time", pa.timestamp("us", tz="UTC")), pa.field("request_id", pa.string()),
             pa.field("method", pa.string()), pa.field("status", pa.int16()), pa.field("latency_ms", pa.float64()),
             pa.field("run_ms", pa.float64()), pa.field("inputs", pa.string()), pa.field("outputs", pa.string()),
+            pa.field("collector", pa.string()),
         ]
         self.schema = pa.schema(fields)
         # Pulls pandas in now, not in the first flush while requests wait for the GIL.
@@ -234,6 +280,16 @@ def _extend(columns: list[list[Any]], rows: list[Row]) -> None:
     columns[6].extend(_as_json(body) if method != "GET" else _query_json(query)
                       for method, body, query in zip(methods, bodies, queries, strict=True))
     columns[7].extend(_as_json(output) for output in outputs)
+    columns[8].extend([None] * len(rows))  # the server's own rows: no ModelDataCollector
+
+
+def process_collector() -> Collector | None:
+    """This worker's collector when its server collects data, else ``None``."""
+    collector = _PROCESS_COLLECTOR
+    return collector if collector is not None and collector._pid == os.getpid() else None
+
+
+_PROCESS_COLLECTOR: Collector | None = None
 
 
 def _day(timestamp: float) -> str:

@@ -1,4 +1,4 @@
-"""ipywidgets panels over the engine: registry, deploy form, logs, test requests, profile.
+"""ipywidgets panels over the engine: registry, deploy form, logs, test requests, profile, monitor.
 
 Every panel takes the workspace in its constructor and never blocks the kernel: slow
 work runs in a thread (its buttons disabled meanwhile, its errors shown in the panel),
@@ -11,6 +11,7 @@ from __future__ import annotations
 from mlnb.widgets.dashboard import Dashboard
 from mlnb.widgets.deploy import DeployPanel
 from mlnb.widgets.logs import LogView
+from mlnb.widgets.monitor import MonitorPanel
 from mlnb.widgets.profile import ProfilePanel
 from mlnb.widgets.registry import RegistryPanel
 from mlnb.widgets.request import RequestPanel
@@ -20,6 +21,7 @@ __all__ = [
     "Dashboard",
     "DeployPanel",
     "LogView",
+    "MonitorPanel",
     "ProfilePanel",
     "RegistryPanel",
     "RequestPanel",

@@ -12,17 +12,18 @@ from mlnb.registry import Workspace
 from mlnb.widgets._style import panel, stylesheet
 from mlnb.widgets.deploy import DeployPanel
 from mlnb.widgets.logs import LogView
+from mlnb.widgets.monitor import MonitorPanel
 from mlnb.widgets.profile import ProfilePanel
 from mlnb.widgets.registry import RegistryPanel
 from mlnb.widgets.request import RequestPanel
 from mlnb.widgets.services import ServicesPanel
 
-TABS = ("Services", "Models", "Deploy", "Logs", "Test", "Profile")
+TABS = ("Services", "Models", "Deploy", "Logs", "Test", "Profile", "Monitor")
 
 
 class Dashboard(widgets.VBox):
-    """Tabs over the services list, the registry, the deploy form, the logs, test requests
-    and profiling, wired together: a new deployment shows in the services list, the log
+    """Tabs over the services list, the registry, the deploy form, the logs, test requests,
+    profiling and live metrics, wired together: a new deployment shows in the services list, the log
     tab and the test and profile panels; a new model shows in the deploy form.
 
     Args:
@@ -42,6 +43,7 @@ class Dashboard(widgets.VBox):
         self.logs = LogView(workspace, height="420px")
         self.requests = RequestPanel(workspace)
         self.profile = ProfilePanel(workspace)
+        self.monitor = MonitorPanel(workspace)
         self._log_service = widgets.Dropdown(options=[], description="Service", layout=widgets.Layout(width="320px"))
         self._log_service.observe(self._on_log_service, names="value")
         self._tabs = widgets.Tab(
@@ -52,6 +54,7 @@ class Dashboard(widgets.VBox):
                 widgets.VBox([self._log_service, self.logs]),
                 self.requests,
                 self.profile,
+                self.monitor,
             ],
             titles=TABS,
         )
@@ -77,6 +80,7 @@ class Dashboard(widgets.VBox):
         self.services.refresh()
         self.requests.refresh_services(select=service.name)
         self.profile.refresh_services(select=service.name)
+        self.monitor.refresh_services(select=service.name)
 
     def _services_changed(self, names: list[str]) -> None:
         keep = self._log_service.value
@@ -84,6 +88,7 @@ class Dashboard(widgets.VBox):
         self._log_service.value = keep if keep in names else (names[0] if names else None)
         self.requests.refresh_services()
         self.profile.refresh_services()
+        self.monitor.refresh_services()
 
     def _states_changed(self, states: dict[str, str]) -> None:
         healthy = {name for name, state in states.items() if state == "Healthy"}
@@ -100,6 +105,6 @@ class Dashboard(widgets.VBox):
 
     def close(self) -> None:
         """Stop the panels' threads and close the widgets."""
-        for child in (self.services, self.logs, self.deploy):
+        for child in (self.services, self.logs, self.deploy, self.monitor):
             child.close()
         super().close()

@@ -82,3 +82,14 @@ def test_serve_is_listed_in_the_help(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "serve" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["missing.py", "folder"])
+def test_serve_names_a_missing_entry_script_in_one_line(tmp_path: Path, script: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "folder").mkdir()
+    assert main(["serve", "--entry-script", script, "--app-root", str(tmp_path), "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"mlnb.serving: error: entry script {tmp_path / script} is not a file; "
+        f"check --entry-script (a relative path starts at --app-root, {tmp_path})"]

@@ -270,3 +270,12 @@ def test_a_local_handle_for_a_service_not_deployed_yet_is_unknown() -> None:
         handle.run("{}")
     with pytest.raises(ServiceNotFound):
         Webservice(ws, "later")
+
+
+@pytest.mark.parametrize("name", ["myenv\n", "my٣env", "-myenv", "../myenv", "a" * 256])
+def test_environment_names_are_checked_whole(tmp_path: Path, name: str) -> None:
+    from azureml.core import Environment, Workspace
+
+    ws = Workspace.create("myworkspace", show_output=False)
+    with pytest.raises(InvalidConfiguration, match="invalid name"):
+        Environment(name).register(ws)

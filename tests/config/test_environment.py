@@ -133,3 +133,9 @@ def test_bad_conda_files_are_refused(tmp_path: Path, content: str, message: str)
 def test_missing_files_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(InvalidConfiguration, match="cannot read conda file .*nope.yml"):
         Environment.from_conda_specification("e", tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize("version", ["3.11\n", "3.11.4\n", "3.1١", " 3.11", "3", "3.11.4.1"])
+def test_python_versions_are_checked_whole(version: str) -> None:
+    with pytest.raises(InvalidConfiguration, match="python_version"):
+        Environment("e", python_version=version)

@@ -211,3 +211,38 @@ def test_interrupting_a_docker_deploy_leaves_no_container(docker_project: Projec
     assert "slowdocker" not in [s.name for s in Webservice.list(workspace)]
     leftovers = docker_client.containers.list(all=True, filters={"label": "mlnb.service=slowdocker"})
     assert [c.name for c in leftovers if c.labels.get("mlnb.workspace") == str(workspace.path)] == []
+
+
+@pytest.mark.parametrize("role", ["server", "port"])
+def test_a_container_removed_by_hand_is_reported(docker_project: Project, docker_client: docker.DockerClient, role: str) -> None:
+    workspace, model, source = docker_project
+    name = f"byhand-{role}"
+    service = Model.deploy(workspace, name, [model], InferenceConfig("score.py", source_directory=source), _docker())
+    service.wait_for_deployment(timeout_sec=600)
+    filters = {"label": [f"mlnb.service={name}", f"mlnb.workspace={workspace.path}", f"mlnb.role={role}"]}
+    (container,) = docker_client.containers.list(filters=filters)
+    container.remove(force=True)
+    assert service.state == "Failed"
+    assert "is gone" in (service.error or ""), service.error
+    assert "Failed" in service._repr_html_()
+    service.delete()
+    assert name not in [s.name for s in Webservice.list(workspace)]
+    left = docker_client.containers.list(all=True, filters={"label": [f"mlnb.service={name}", f"mlnb.workspace={workspace.path}"]})
+    assert left == []
+
+
+def test_azure_layout_in_a_container(docker_project: Project, seed_payload: dict) -> None:
+    """The seed's script, whose init() also opens ``./source_directory/...`` from the app root,
+    as Azure's samples do (same imports, so the dependency layers are the module's cached ones)."""
+    workspace, model, source = docker_project
+    folder = source.parent / "source_directory"
+    folder.mkdir()
+    (folder / "labels.json").write_text('["a", "b"]')
+    seed = (source / "score.py").read_text()
+    assert "def init():\n" in seed
+    (folder / "score.py").write_text(seed.replace(
+        "def init():\n", "def init():\n    assert json.load(open('./source_directory/labels.json')) == ['a', 'b']\n"))
+    service = Model.deploy(workspace, "azurelayout", [model], InferenceConfig("score.py", source_directory=folder), _docker())
+    service.wait_for_deployment(timeout_sec=600)
+    assert len(service.run(seed_payload)) == 2
+    service.delete()

@@ -18,7 +18,7 @@ import pytest
 import mlnb.image._context as packaging
 from mlnb.config import Environment, InferenceConfig
 from mlnb.errors import DependencyResolutionFailed, InvalidConfiguration
-from mlnb.image import assemble_context, build_wheelhouse, render_dockerfile, resolve_base_image
+from mlnb.image import assemble_context, build_wheelhouse, render_dockerfile, resolve_base_image, runtime_requirements
 
 SCORE = "import os\n\ndef init():\n    pass\n\ndef run(data):\n    return data\n"
 
@@ -51,7 +51,7 @@ def wheelhouse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_runtime_requirements(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(packaging, "runtime_requirements", lambda: ())
+    monkeypatch.setattr(packaging, "runtime_requirements", lambda **_: ())
 
 
 @pytest.fixture()
@@ -274,3 +274,12 @@ def test_without_an_environment_requirements_are_inferred_and_logged(tmp_path: P
     assert context.service_requirements == ()
     assert "Requirements (inferred): none" in lines
     assert any("'not_installed_anywhere'" in line for line in lines)
+
+
+def test_pyarrow_is_a_runtime_requirement_only_of_collecting_services() -> None:
+    # The package's name for it: the real function (the fixture above patches the module's).
+    without = runtime_requirements()
+    collecting = runtime_requirements(collect_data=True)
+    assert not any(line.startswith("pyarrow") for line in without)
+    assert collecting[: len(without)] == without
+    assert [line for line in collecting[len(without):] if line.startswith("pyarrow")] == ["pyarrow>=15,<27"]

@@ -18,7 +18,7 @@ from mlnb.errors import DockerUnavailable, InvalidConfiguration, PackagingFailed
 @pytest.fixture(autouse=True)
 def no_runtime_requirements(monkeypatch: pytest.MonkeyPatch) -> None:
     """The serving runtime's (large) wheels are resolved for real in the Docker tests."""
-    monkeypatch.setattr(context, "runtime_requirements", lambda: ())
+    monkeypatch.setattr(context, "runtime_requirements", lambda **_: ())
 
 
 def _config(source: Path) -> InferenceConfig:

@@ -179,7 +179,6 @@ def test_the_server_answers_its_probes_and_scores_under_the_pod_constraints(
         assert response.json() == {"echo": {"data": [1, 2]}, "uid": 10001, "gid": 10001, "root_writable": False}
 
 
-@pytest.mark.xfail(strict=True, reason="the server has no --auth-keys-file flag yet (it reads keys from --auth-key only)")
 def test_the_mounted_keys_file_is_what_the_server_accepts(docker_client: docker.DockerClient, image: str, tmp_path: Path) -> None:
     spec = KubeSpec("diabetes", image, auth_enabled=True, **RESOURCES)
     for url, _ in serve(docker_client, image, spec, tmp_path, KEYS):

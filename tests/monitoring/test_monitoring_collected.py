@@ -35,7 +35,7 @@ def test_services_days_and_since(tmp_path: Path) -> None:
     everything = read_collected(tmp_path)
     assert list(everything["request_id"]) == ["a-yesterday", "a-noon", "b-noon", "a-1pm"]  # oldest first
     assert list(everything.columns) == ["time", "service", "request_id", "method", "status", "latency_ms",
-                                        "run_ms", "inputs", "outputs"]
+                                        "run_ms", "inputs", "outputs", "collector"]
     assert str(everything["time"].dtype) == "datetime64[us, UTC]"
     assert everything["latency_ms"][0] == pytest.approx(2.0) and everything["run_ms"][0] == 0.5
     # The time is when the request started: its end minus its latency.

@@ -95,3 +95,15 @@ def test_environment_variables_stay_off_the_command_line(project: tuple[Workspac
     pid = service._record.runtime["pid"]
     assert all(value not in text for text in _cmdlines(pid))
     assert psutil.Process(pid).environ()["MY_SETTING"] == value
+
+
+def test_what_a_deploy_adds_to_the_workspace_is_owner_only(project: tuple[Workspace, Model, Path]) -> None:
+    workspace, model, source = project
+    config = LocalWebservice.deploy_configuration(backend="process", auth_enabled=True)
+    service = Model.deploy(workspace, "private", [model], InferenceConfig("score.py", source_directory=source), config)
+    service.wait_for_deployment(timeout_sec=60)
+    # Each top-level folder of the workspace is 0700 itself, so nothing below it depends on
+    # the modes its files were copied with (a user's 0644 source files stay 0644 inside).
+    for entry in workspace.path.iterdir():
+        mode = stat.S_IMODE(entry.lstat().st_mode)
+        assert mode & 0o077 == 0, f"{entry} is {mode:o}"

@@ -178,3 +178,19 @@ def test_collection_settings(tmp_path: Path) -> None:
     for bad in (["--collect-interval", "0"], ["--collect-buffer", "0"]):
         with pytest.raises(SystemExit):
             parse_settings(["--entry-script", "s.py", "--collect-dir", str(tmp_path), *bad], {})
+
+
+def test_writers_with_the_same_pid_and_sequence_never_replace_each_others_files(tmp_path: Path) -> None:
+    # Two servers of one service share its folder during a switch; in two containers their
+    # workers' pids can be equal. The second file takes the next sequence number instead.
+    from mlnb.serving.collect import Collector, Row
+
+    first = Collector(str(tmp_path), service="svc", interval_s=3600, max_rows=10)
+    second = Collector(str(tmp_path), service="svc", interval_s=3600, max_rows=10)
+    second._seq = first._seq
+    for collector, request_id in ((first, "from-first"), (second, "from-second")):
+        collector.add(Row(time.time(), request_id, "POST", 200, 0.001, 0.1, b"{}", "", b"[]"))
+        collector.close()
+    assert len(list(tmp_path.rglob("part-*.parquet"))) == 2
+    assert not list(tmp_path.rglob(".part-*"))
+    assert sorted(read_collected(tmp_path)["request_id"]) == ["from-first", "from-second"]

@@ -102,6 +102,34 @@ def test_entry_script_with_azure_imports_scores_and_collects(collect_server: Ser
     assert folder.stat().st_mode & 0o077 == 0
 
 
+def test_a_collecting_server_puts_model_data_collector_rows_in_its_parquet_files(
+        launch: Callable[..., Server], collect_app: Path, tmp_path: Path) -> None:
+    from mlnb.monitoring import expand_inputs, read_collected
+
+    before = set(collect_app.glob(".mlnb-collected/*.jsonl"))
+    server = launch(["--entry-script", "score.py", "--app-root", str(collect_app), "--workers", "2",
+                     "--model-dir", str(collect_app / "azureml-models" / "diabetes" / "1"),
+                     "--service-name", "diabetes", "--collect-dir", str(tmp_path), "--collect-interval", "0.2"])
+    for _ in range(4):
+        assert requests.post(server.score_url, json={"data": ROWS}).status_code == 200
+    server.proc.terminate()
+    server.proc.wait(30)
+
+    frame = read_collected(tmp_path, service="diabetes")
+    requests_only = frame[frame["collector"].isna()]
+    assert len(requests_only) == 4 and set(requests_only["status"]) == {200}
+    inputs = frame[frame["collector"] == "diabetes/inputs"]
+    predictions = frame[frame["collector"] == "diabetes/predictions"]
+    assert len(inputs) == len(predictions) == 4
+    assert inputs["request_id"].str.startswith("req-").all() and inputs["status"].isna().all()
+    assert inputs["outputs"].isna().all() and predictions["inputs"].isna().all()
+    features = expand_inputs(inputs, statuses=None, feature_names=["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"])
+    assert features.drop(columns=["time", "request_id"]).to_numpy().tolist() == ROWS * 4
+    assert json.loads(predictions["outputs"].iloc[0])["feature_names"] == ["prediction"]
+    # Nothing went to the JSON-lines fallback.
+    assert set(collect_app.glob(".mlnb-collected/*.jsonl")) == before
+
+
 def test_collector_honours_mlnb_collect_dir_and_azure_return_values(runtime_dir: Path, tmp_path: Path) -> None:
     out = run_shimmed(runtime_dir, """
         import json, warnings

@@ -64,10 +64,12 @@ def test_init_failure_exits_non_zero_with_the_traceback(launch: object) -> None:
     assert "init_fails.py" in log
 
 
-def test_missing_entry_script_exits_non_zero(launch: object, tmp_path: Path) -> None:
+def test_a_missing_entry_script_is_one_line_before_any_worker(launch: object, runtime_dir: Path, tmp_path: Path) -> None:
     server = launch(["--entry-script", str(tmp_path / "absent.py")], wait=False)  # type: ignore[operator]
-    assert server.proc.wait(60) == 3
-    assert "does not exist" in server.log()
+    assert server.proc.wait(60) == 2
+    assert server.log().strip().splitlines() == [
+        f"mlnb.serving: error: entry script {tmp_path / 'absent.py'} is not a file; "
+        f"check --entry-script (a relative path starts at --app-root, {runtime_dir})"]
 
 
 def test_two_workers_each_run_init(launch: object, tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ def test_dashboard_wires_the_panels(project, wait_until):
     assert dashboard.services.states == {"dashsvc": "Healthy"}
     assert dashboard.requests.service == "dashsvc"
     assert dashboard._log_service.value == "dashsvc"
+    assert dashboard.monitor._service.value == "dashsvc"
     wait_until(lambda: dashboard.logs.lines, what="the log tab to follow the service")
     dashboard.close()
 

@@ -31,7 +31,7 @@ from mlnb.registry import Workspace
 
 __all__ = ["Store"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 
 class Store:
@@ -118,7 +118,7 @@ class Store:
 
 
 def _checked(part: str) -> str:
-    if not isinstance(part, str) or not _NAME.match(part):
+    if not isinstance(part, str) or not _NAME.fullmatch(part):
         raise InvalidConfiguration(f"invalid name {part!r}: use letters, digits, '.', '_' or '-', starting with a letter or digit")
     return part
 

@@ -39,6 +39,9 @@ class Deployment:
         labels: metadata to attach where the backend can (Docker labels).
         wheelhouse_cache: the workspace's cache of resolved wheels, for backends that build
             images.
+        collect_dir: the workspace's collection folder (the dataset root the server writes
+            ``service=<name>/date=<day>/`` Parquet files under), when the service collects
+            data; created owner-only.
         commit: for a backend that finishes starting in the background (a Docker build):
             ``with deployment.commit(runtime, cancel) as current:`` holds the service's lock
             and says whether ``runtime`` is still the one recorded (the service was not
@@ -56,6 +59,7 @@ class Deployment:
     requirements: Sequence[str]
     labels: dict[str, str]
     wheelhouse_cache: Path
+    collect_dir: Path | None = None
     commit: Callable[[dict[str, Any], threading.Event], AbstractContextManager[bool]] | None = None
 
     #: The deployment log's name in the service folder.
@@ -170,6 +174,27 @@ def server_arguments(*, entry_script: str, model_dir: str, deployment: Deploymen
     if keys_file is not None:
         arguments += ["--auth-keys-file", keys_file]
     return arguments
+
+
+def collection_arguments(deployment: Deployment, collect_dir: str) -> list[str]:
+    """The server flags that make it collect into ``collect_dir`` (its path as the server sees it).
+
+    The service name is the ``service=`` partition (and the swagger title): a service's
+    successive servers, and its old and new one during a switch, write to one dataset.
+    """
+    return ["--service-name", deployment.name, "--collect-dir", collect_dir]
+
+
+def collection_folder(deployment: Deployment) -> Path | None:
+    """The service's own folder of the collection (``<collect_dir>/service=<name>``), made
+    owner-only, or ``None`` when the service does not collect."""
+    if deployment.collect_dir is None:
+        return None
+    folder = deployment.collect_dir / f"service={deployment.name}"
+    for path in (deployment.collect_dir, folder):
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # also when it existed: collected requests are the users' data
+    return folder
 
 
 def keys_file_text(keys: Sequence[str]) -> str:

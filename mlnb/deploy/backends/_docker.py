@@ -31,14 +31,23 @@ import psutil
 import requests
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
+from docker.types import Mount
 
 from mlnb.deploy._records import ServiceRecord
-from mlnb.deploy.backends._base import Deployment, RuntimeStatus, http_ready, keys_file_text
+from mlnb.deploy.backends._base import (
+    Deployment,
+    RuntimeStatus,
+    collection_arguments,
+    collection_folder,
+    http_ready,
+    keys_file_text,
+)
 from mlnb.deploy.backends._sampling import CgroupSampler, DockerStatsSampler, Sampler
 from mlnb.errors import DeploymentFailed, DockerUnavailable, MlnbError, ProfileFailed
 from mlnb.image import (
     APP_ROOT,
     CONTAINER_PORT,
+    SERVER_USER_ID,
     assemble_context,
     build_or_reuse,
     connect,
@@ -56,6 +65,8 @@ _POLL_SECONDS = 0.25
 _LISTEN_AFTER_INIT = {"MLNB_LISTEN_AFTER_INIT": "1"}
 # Where the keys file is copied into a server container: Docker's place for secrets.
 _KEYS_PATH = "/run/secrets/mlnb-auth-keys"
+# Where a collecting server container sees the workspace's collection folder (a bind mount).
+_COLLECT_ROOT = "/var/lib/mlnb/collected"
 # The port holder waits for SIGTERM and does nothing else.
 _HOLDER_COMMAND = [
     "python3", "-c",
@@ -169,6 +180,7 @@ class DockerBackend:
             base_image=deployment.config.base_image,
             log=deployment.log,
             requirements=deployment.requirements,
+            collect_data=deployment.collect_dir is not None,
         )
         image = build_or_reuse(self.client, context, tag, labels=deployment.labels, log=deployment.log, cancel=cancel)
         if deployment.config.registry is not None and not (cancel is not None and cancel.is_set()):
@@ -229,6 +241,10 @@ class DockerBackend:
         if deployment.keys:
             command += ["--auth-keys-file", _KEYS_PATH]
         limits: dict[str, Any] = {}
+        folder = collection_folder(deployment)
+        if folder is not None:
+            command += collection_arguments(deployment, _COLLECT_ROOT)
+            limits.update(_collection_mount(folder))
         if config.cpu_cores is not None:
             limits["nano_cpus"] = int(config.cpu_cores * 1e9)
         if config.memory_gb is not None:
@@ -477,6 +493,26 @@ def _container_status(container: Container, memory_gb: float | None) -> RuntimeS
             f"the container was killed for memory: it exceeded memory_gb={memory_gb}; deploy with a larger memory_gb",
         )
     return RuntimeStatus("exited", f"the container exited with status {state.get('ExitCode')}")
+
+
+def _collection_mount(folder: Path) -> dict[str, Any]:
+    """Container options that bind-mount the service's collection folder (owner-only, 0700).
+
+    A bind mount, not a volume: the files land in the workspace as they are written, so
+    ``get_collected_data()`` reads them with no copy-out, a crashed container's files are
+    there too, and a switch's old and new container write into the same folder. The
+    server writes as the folder's owner: the notebook's user (``user=uid:gid``) when that
+    is not root, so the files are the user's own; a root notebook keeps the image's
+    non-root user and hands the folder to it.
+    """
+    options: dict[str, Any] = {
+        "mounts": [Mount(target=f"{_COLLECT_ROOT}/{folder.name}", source=str(folder), type="bind")],
+    }
+    if os.getuid() != 0:
+        options["user"] = f"{os.getuid()}:{os.getgid()}"
+    else:
+        os.chown(folder, SERVER_USER_ID, SERVER_USER_ID)
+    return options
 
 
 def _builder_alive(marker: Path) -> bool:

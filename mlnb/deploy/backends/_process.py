@@ -32,6 +32,8 @@ from mlnb.deploy._records import ServiceRecord
 from mlnb.deploy.backends._base import (
     Deployment,
     RuntimeStatus,
+    collection_arguments,
+    collection_folder,
     http_ready,
     server_arguments,
     write_keys_file,
@@ -78,6 +80,9 @@ class ProcessBackend:
             port=deployment.port,
             keys_file=str(keys_file) if keys_file else None,
         )
+        if collection_folder(deployment) is not None:
+            assert deployment.collect_dir is not None  # a folder implies it
+            arguments += collection_arguments(deployment, str(deployment.collect_dir))
         environment = {
             **os.environ,
             **deployment.config.environment_variables,

@@ -1,4 +1,4 @@
-"""``azureml.monitoring``: the serving shim's ``ModelDataCollector`` (it writes JSON lines locally)."""
+"""``azureml.monitoring``: the serving shim's ``ModelDataCollector`` (into the service's collected Parquet, else JSON lines)."""
 
 from __future__ import annotations
 

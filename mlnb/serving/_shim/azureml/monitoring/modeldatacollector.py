@@ -1,11 +1,21 @@
-"""Shim of ``azureml.monitoring.modeldatacollector``: collected data goes to local JSON-lines files.
+"""Shim of ``azureml.monitoring.modeldatacollector``: collected data goes to the service's collection.
 
 Azure's collector sends CSV rows to the workspace's blob storage, and only on AKS. This one
-has the same constructor and methods and appends one JSON line per :meth:`~ModelDataCollector.collect`
-call to a file of the serving process:
+has the same constructor and methods. When the server collects data (``--collect-dir``,
+``collect_data=True``), each :meth:`~ModelDataCollector.collect` call becomes one row of
+the same Parquet files as the requests (so ``service.get_collected_data()`` has it):
 
-- folder: ``$MLNB_COLLECT_DIR`` when set, else ``<app root>/.mlnb-collected/`` (created
-  owner-only);
+- ``collector``: ``<model_name>/<designation>`` (``/<collection_name>`` added when one
+  was given), which tells these rows from the server's own (``null`` there);
+- ``time``: when ``collect()`` was called; ``request_id``: the correlation id;
+- ``inputs`` (``outputs`` for the ``predictions`` designation): JSON
+  ``{"data": [...], "feature_names": [...]}``, so ``expand_inputs`` reads it;
+- ``method``, ``status``, ``latency_ms``, ``run_ms``: ``null``.
+
+Otherwise it appends one JSON line per call to a file of the serving process:
+
+- folder: ``$MLNB_COLLECT_DIR`` outside a server when set, else ``<app root>/.mlnb-collected/``
+  (created owner-only);
 - file: ``<host name>-<pid>.jsonl``, one per process, so workers never interleave;
 - line: ``{"model_name", "designation", "feature_names", "time", "correlation_id", "data"}``,
   ``time`` in ISO 8601 UTC, ``data`` a list (rows for numpy arrays and DataFrames, whose
@@ -24,6 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from mlnb.serving.collect import process_collector
 from mlnb.serving.settings import SETTINGS_ENV, Settings
 
 __all__ = ["COLLECT_DIR_ENV", "ModelDataCollector", "collect_dir"]
@@ -73,6 +84,7 @@ class ModelDataCollector:
         self.service_name = webservice_name
         self.model_version = model_version
         self.collection_name = collection_name
+        self._source = f"{model_name}/{resolved}" + (f"/{collection_name}" if collection_name != "default" else "")
 
     def collect(self, input_data: Any, user_correlation_id: str = "") -> dict[str, Any] | None:
         """Record ``input_data`` (a list, numpy array or pandas DataFrame).
@@ -97,15 +109,24 @@ class ModelDataCollector:
                           stacklevel=2)
             return None
         correlation = f"{user_correlation_id}-{uuid.uuid4()}" if user_correlation_id else str(uuid.uuid4())
-        now = datetime.now(timezone.utc).isoformat()
-        _write_record({
-            "model_name": self.model_name,
-            "designation": self.designation,
-            "feature_names": self.feature_names if self.feature_names is not None else columns,
-            "time": now,
-            "correlation_id": correlation,
-            "data": rows,
-        })
+        moment = datetime.now(timezone.utc)
+        now = moment.isoformat()
+        names = self.feature_names if self.feature_names is not None else columns
+        collector = process_collector()
+        if collector is not None:
+            payload = json.dumps({"data": rows, "feature_names": names}, default=_plain, ensure_ascii=False)
+            predictions = self.designation == "predictions"
+            collector.add_record((int(moment.timestamp() * 1_000_000), correlation, None, None, None, None,
+                                  None if predictions else payload, payload if predictions else None, self._source))
+        else:
+            _write_record({
+                "model_name": self.model_name,
+                "designation": self.designation,
+                "feature_names": names,
+                "time": now,
+                "correlation_id": correlation,
+                "data": rows,
+            })
         if self.designation != "inputs":
             return None
         return {
@@ -153,7 +174,7 @@ class ModelDataCollector:
 
 
 def collect_dir() -> Path:
-    """The folder collected data goes to: ``$MLNB_COLLECT_DIR``, else ``<app root>/.mlnb-collected``.
+    """The folder of the JSON-lines fallback: ``$MLNB_COLLECT_DIR``, else ``<app root>/.mlnb-collected``.
 
     The app root is the server's (``--app-root`` / ``AML_APP_ROOT``); outside a server, the
     current directory.
