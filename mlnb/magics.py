@@ -28,7 +28,16 @@ from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
 from mlnb.config import InferenceConfig, LocalWebservice
 from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
-from mlnb.errors import DeploymentFailed, MlnbError, ModelNotFound, PortInUse, ProfileFailed, ScoringError, ServiceNotFound
+from mlnb.errors import (
+    DeploymentFailed,
+    MlnbError,
+    ModelNotFound,
+    NotInSwarm,
+    PortInUse,
+    ProfileFailed,
+    ScoringError,
+    ServiceNotFound,
+)
 from mlnb.profiling import ModelProfile, parse_concurrency, prepare_inputs, profile_service
 from mlnb.registry import ModelList, Workspace, parse_model_id
 
@@ -109,7 +118,7 @@ class MlnbMagics(Magics):
         "", help="Project folder whose .mlnb workspace the magics use; empty: found from the current folder up."
     ).tag(config=True)
     backend = Enum(
-        ["auto", "docker", "process"], default_value="auto", help="Backend for %deploy when --backend is not given."
+        ["auto", "docker", "process", "swarm"], default_value="auto", help="Backend for %deploy when --backend is not given."
     ).tag(config=True)
     port = Int(0, help="Host port for %deploy when --port is not given; 0 picks a free one.").tag(config=True)
     log_lines = Int(200, help="Lines %logs shows when --tail is not given.").tag(config=True)
@@ -230,9 +239,13 @@ class MlnbMagics(Magics):
     @argument("--source-dir", help="folder shipped with the service (default: the script's folder)")
     @argument("--conda-file", help="conda YAML with the dependencies (default: inferred)")
     @argument("--port", type=int, help="host port (default: a free one)")
-    @argument("--backend", choices=["auto", "docker", "process"], help="where to run it")
-    @argument("--cpu", type=float, help="CPU cores limit")
-    @argument("--memory", type=float, metavar="GB", help="memory limit in GB")
+    @argument("--backend", help="where to run it: auto, docker, process or swarm (default: MlnbMagics.backend)")
+    @argument("--cpu", type=float, help="CPU cores limit (a Swarm task's limit)")
+    @argument("--memory", type=float, metavar="GB", help="memory limit in GB (a Swarm task's limit)")
+    @argument("--replicas", type=int, metavar="N", help="Swarm tasks to run (--backend swarm)")
+    @argument("--endpoint-mode", choices=["vip", "dnsrr"], help="Swarm: vip publishes the port, dnsrr publishes nothing")
+    @argument("--network", help="Swarm: the attachable overlay network (default mlnb)")
+    @argument("--init-swarm", action="store_true", help="Swarm: initialise a single-node swarm if the engine is in none")
     @argument("--no-wait", action="store_true", help="return at once instead of waiting for Healthy")
     @argument("--collect", action="store_true", help="collect every request as Parquet (service.get_collected_data())")
     @line_magic
@@ -258,10 +271,16 @@ class MlnbMagics(Magics):
             cpu_cores=args.cpu,
             memory_gb=args.memory,
             backend=args.backend or self.backend,
+            replicas=args.replicas if args.replicas is not None else 1,
+            endpoint_mode=args.endpoint_mode or "vip",
+            network=args.network,
+            init_swarm=args.init_swarm,
             collect_data=args.collect,
         )
         try:
             service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)
+        except NotInSwarm as refusal:
+            raise UsageError(_swarm_hint(refusal)) from None
         except PortInUse:
             if config.port is None:
                 raise  # no free port at all: the engine's message says what to do
@@ -395,6 +414,20 @@ class MlnbMagics(Magics):
 
     @magic_arguments()
     @argument("name", help="service name")
+    @argument("replicas", type=int, help="how many copies to run (at least 1)")
+    @line_magic
+    @_user_errors
+    def scale(self, line: str) -> Webservice:
+        """Run N copies of a Swarm service: ``%scale NAME N``. Swarm starts or stops tasks in the
+        background; ``%services`` shows how many run."""
+        args = parse_argstring(self.scale, line)
+        service = self._service(args.name)
+        service.scale(args.replicas)
+        print(f"{args.name}: asked Swarm for {args.replicas} replica(s)")
+        return service
+
+    @magic_arguments()
+    @argument("name", help="service name")
     @line_magic
     @_user_errors
     def undeploy(self, line: str) -> None:
@@ -414,6 +447,11 @@ class MlnbMagics(Magics):
             self._dashboard.close()
         self._dashboard = Dashboard(self._workspace())
         return self._dashboard
+
+
+def _swarm_hint(refusal: NotInSwarm) -> str:
+    """The engine's refusal, in the magic's own words (``--init-swarm``, not ``init_swarm=True``)."""
+    return str(refusal).replace("pass init_swarm=True", "add --init-swarm")
 
 
 def _swagger_example(service: Webservice) -> Any:

@@ -16,7 +16,7 @@ from mlnb._facade import Model
 from mlnb.cli._data import add_data_command
 from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
 from mlnb.deploy import Webservice
-from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError
+from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError, NotInSwarm
 from mlnb.registry import Workspace, parse_model_id
 
 Handler = Callable[[argparse.Namespace], int]
@@ -120,16 +120,21 @@ def _deployment_config(args: argparse.Namespace) -> DeploymentConfiguration:
     if args.dc:
         return DeploymentConfiguration.from_json(args.dc)
     return LocalWebservice.deploy_configuration(
-        args.port, cpu_cores=args.cpu, memory_gb=args.memory, backend=args.backend, auth_enabled=args.auth
+        args.port, cpu_cores=args.cpu, memory_gb=args.memory, backend=args.backend, auth_enabled=args.auth or None,
+        replicas=args.replicas if args.replicas is not None else 1, endpoint_mode=args.endpoint_mode or "vip",
+        network=args.network, init_swarm=args.init_swarm,
     )
 
 
 def _deploy(args: argparse.Namespace) -> int:
     workspace = _workspace(args)
     models = [f"{name}:{version}" if version else Model(workspace, name).id for name, version in args.model]
-    service = Model.deploy(
-        workspace, args.name, models, _inference_config(args), _deployment_config(args), overwrite=args.overwrite
-    )
+    try:
+        service = Model.deploy(
+            workspace, args.name, models, _inference_config(args), _deployment_config(args), overwrite=args.overwrite
+        )
+    except NotInSwarm as refusal:
+        raise NotInSwarm(str(refusal).replace("pass init_swarm=True", "add --init-swarm")) from None
     if not args.no_wait:
         service.wait_for_deployment(show_output=True, timeout_sec=args.timeout)
     print(f"{service.name}: {service.state} {service.scoring_uri}")
@@ -174,6 +179,29 @@ def _service_score(args: argparse.Namespace) -> int:
     payload = _payload(args.payload)
     result = Webservice(_workspace(args), args.name).run(payload)
     print(json.dumps(result))
+    return 0
+
+
+def _service_scale(args: argparse.Namespace) -> int:
+    service = Webservice(_workspace(args), args.name)
+    service.scale(args.replicas)
+    print(f"{args.name}: asked Swarm for {args.replicas} replica(s)")
+    return 0
+
+
+def _k8s_export(args: argparse.Namespace) -> int:
+    from mlnb.cli._k8s import export_service
+
+    service = Webservice(_workspace(args), args.name)
+    recommendation = None
+    if (args.cpu is None) != (args.memory is None):
+        raise InvalidConfiguration("--cpu and --memory go together (a replica's size); omit both to use the service's")
+    if args.cpu is not None:
+        recommendation = {"cpu": args.cpu, "memoryInGB": args.memory}
+    written = export_service(service, args.out, image=args.image, replicas=args.replicas, max_replicas=args.max_replicas,
+                             recommendation=recommendation, autoscale=not args.no_autoscale, namespace=args.namespace,
+                             overwrite=args.overwrite)
+    print(f"wrote {len(written)} files to {args.out}; apply them with `kubectl apply -k {args.out}`")
     return 0
 
 
@@ -275,10 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_options(deploy)
     deploy.add_argument("--dc", metavar="FILE", help="deploymentconfig.json (Azure CLI field names)")
     deploy.add_argument("--port", type=int, help="host port on 127.0.0.1 (default: a free one)")
-    deploy.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
-    deploy.add_argument("--cpu", type=float, help="CPU cores limit")
-    deploy.add_argument("--memory", type=float, metavar="GB", help="memory limit in GB")
-    deploy.add_argument("--auth", action="store_true", help="require a key on /score")
+    deploy.add_argument("--backend", default="auto", help="auto, docker, process or swarm (default auto)")
+    deploy.add_argument("--cpu", type=float, help="CPU cores limit (a Swarm task's limit)")
+    deploy.add_argument("--memory", type=float, metavar="GB", help="memory limit in GB (a Swarm task's limit)")
+    deploy.add_argument("--auth", action="store_true", help="require a key on /score (on by default for swarm)")
+    deploy.add_argument("--replicas", type=int, metavar="N", help="Swarm tasks to run (--backend swarm)")
+    deploy.add_argument("--endpoint-mode", choices=["vip", "dnsrr"], help="Swarm: vip publishes the port, dnsrr nothing")
+    deploy.add_argument("--network", help="Swarm: the attachable overlay network (default mlnb)")
+    deploy.add_argument("--init-swarm", action="store_true", help="Swarm: initialise a single-node swarm if there is none")
     deploy.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
     deploy.add_argument("--no-wait", action="store_true", help="return without waiting for Healthy")
     deploy.add_argument("--timeout", type=float, default=600, metavar="SECONDS")
@@ -297,10 +329,31 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("name")
     score.add_argument("payload", help="a JSON string, or @FILE")
     score.set_defaults(handler=_service_score)
+    scale = service_commands.add_parser("scale", parents=[common], help="run N copies of a Swarm service")
+    scale.add_argument("name")
+    scale.add_argument("replicas", type=int, metavar="N")
+    scale.set_defaults(handler=_service_scale)
     service_delete = service_commands.add_parser("delete", parents=[common], help="stop and remove a service")
     service_delete.add_argument("name")
     service_delete.set_defaults(handler=_service_delete)
     add_data_command(service_commands, common, _workspace)
+
+    k8s = commands.add_parser("k8s", help="Kubernetes manifests for a deployed service")
+    k8s_commands = k8s.add_subparsers(dest="k8s_command", metavar="ACTION", required=True)
+    export = k8s_commands.add_parser(
+        "export", parents=[common], help="write a service's manifests and kustomize base (kubectl apply -k DIR)"
+    )
+    export.add_argument("name", help="service name")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to write (new, empty, or written by mlnb)")
+    export.add_argument("--image", metavar="REF", help="the image the cluster pulls (default: the one the service runs)")
+    export.add_argument("--replicas", type=int, metavar="N", help="replicas, the autoscaler's minimum (default: the service's)")
+    export.add_argument("--max-replicas", type=int, metavar="N", help="the autoscaler's maximum (default 10)")
+    export.add_argument("--cpu", type=float, metavar="CORES", help="CPU a replica needs (from a profile or a capacity plan)")
+    export.add_argument("--memory", type=float, metavar="GB", help="memory a replica needs, with --cpu")
+    export.add_argument("--no-autoscale", action="store_true", help="exactly --replicas pods, no HorizontalPodAutoscaler")
+    export.add_argument("--namespace", help="the namespace of every object")
+    export.add_argument("--overwrite", action="store_true", help="replace a folder mlnb did not write")
+    export.set_defaults(handler=_k8s_export)
 
     package = commands.add_parser("package", parents=[common], help="package models as an image or a Dockerfile")
     package.add_argument("-m", "--model", action="append", required=True, type=_model_ref, metavar="NAME[:VERSION]")

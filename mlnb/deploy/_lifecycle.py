@@ -34,6 +34,7 @@ from mlnb.config import (
     no_code_inference_config,
 )
 from mlnb.deploy import _records as records
+from mlnb.deploy._fingerprint import NO_CODE_PREFIX, fingerprint
 from mlnb.deploy._lock import ServiceLock
 from mlnb.deploy._monitoring import collected_root
 from mlnb.deploy._ports import choose_port, is_free
@@ -47,7 +48,6 @@ from mlnb.registry import Model, Workspace, check_workspace
 SWITCH_TIMEOUT_SECONDS = 600.0
 # delete() waits this long for a change under way (a background build starting its container).
 _DELETE_WAIT_SECONDS = 30.0
-_NO_CODE_PREFIX = "nocode-"
 
 
 def start_service(
@@ -90,8 +90,10 @@ def start_service(
         folder = workspace.path / "services" / name
         folder.mkdir(parents=True, exist_ok=True)
         if inference_config is None:
-            inference_config = no_code_inference_config(resolved, folder / f"{_NO_CODE_PREFIX}{secrets.token_hex(4)}")
+            inference_config = no_code_inference_config(resolved, folder / f"{NO_CODE_PREFIX}{secrets.token_hex(4)}")
         keys = ((existing.keys if existing is not None else None) or _new_keys()) if config.auth_enabled else None
+        if existing is not None and running and _unchanged(workspace, existing, resolved, inference_config, config, port, keys):
+            return
         if existing is not None and running:
             _switch(workspace, existing, backend, resolved, inference_config, config, port, keys, what="overwrite", rebuild=True)
             return
@@ -253,10 +255,36 @@ def _switch(
     _drop_generated(InferenceConfig.deserialize(record.spec["inferenceConfig"]), unless=inference_config)
 
 
+def _unchanged(
+    workspace: Workspace,
+    record: ServiceRecord,
+    models: list[Model],
+    inference_config: InferenceConfig,
+    config: DeploymentConfiguration,
+    port: int,
+    keys: tuple[str, str] | None,
+) -> bool:
+    """Whether the service runs exactly this version and is Healthy: then a redeploy leaves it be.
+
+    What counts as the same is :func:`mlnb.deploy._fingerprint.fingerprint`'s.
+    """
+    recorded = record.spec.get("fingerprint")
+    if recorded is None or recorded != fingerprint(models, inference_config, config, port, keys):
+        return False
+    if not get_backend(record.backend).ready(record):
+        return False
+    _drop_generated(inference_config, unless=InferenceConfig.deserialize(record.spec["inferenceConfig"]))
+    deployment = _deployment(workspace, record.name, models, inference_config, config, port, keys, requirements=())
+    deployment.log(f"[mlnb] overwrite of {record.name!r}: unchanged (same models, source, configuration, keys and "
+                   "packages), so the running version stays: still Healthy")
+    records.update(workspace, record.name, state="Healthy")
+    return True
+
+
 def _drop_generated(inference_config: InferenceConfig, *, unless: InferenceConfig) -> None:
     """Remove a no-code entry script folder mlnb generated, unless ``unless`` uses it too."""
     folder = Path(inference_config.source_directory)
-    if folder.name.startswith(_NO_CODE_PREFIX) and folder != Path(unless.source_directory):
+    if folder.name.startswith(NO_CODE_PREFIX) and folder != Path(unless.source_directory):
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -307,6 +335,7 @@ def _spec(models: list[Model], deployment: Deployment) -> dict[str, Any]:
         "inferenceConfig": deployment.inference_config.serialize(),
         "deploymentConfig": deployment.config.serialize(),
         "requirements": list(deployment.requirements),
+        "fingerprint": fingerprint(models, deployment.inference_config, deployment.config, deployment.port, deployment.keys),
     }
 
 

@@ -77,13 +77,24 @@ class Webservice:
 
     @property
     def scoring_uri(self) -> str:
-        """The URI to POST scoring requests to."""
-        return f"http://127.0.0.1:{self.port}/score"
+        """The URI to POST scoring requests to.
+
+        ``http://127.0.0.1:<port>/score``, except for a Swarm service with
+        ``endpoint_mode="dnsrr"``, which publishes no port: its URI inside its overlay
+        network, ``http://tasks.<swarm service>:5001/score``, which only containers on that
+        network can reach (:attr:`reachable_from` says so).
+        """
+        return _uri(self._record, "/score")
 
     @property
     def swagger_uri(self) -> str:
-        """The URI of the service's OpenAPI (swagger) document."""
-        return f"http://127.0.0.1:{self.port}/swagger.json"
+        """The URI of the service's OpenAPI (swagger) document (inside the network, as :attr:`scoring_uri`)."""
+        return _uri(self._record, "/swagger.json")
+
+    @property
+    def reachable_from(self) -> str:
+        """Who can reach :attr:`scoring_uri`: ``"this machine"``, or the containers on a Swarm overlay network."""
+        return _reachable_from(self._record)
 
     @property
     def auth_enabled(self) -> bool:
@@ -304,7 +315,29 @@ class Webservice:
             raise InvalidConfiguration(f"service {self.name!r} runs on the {record.backend} backend, one copy; deploy it with backend='swarm' to scale")
         scale(record, replicas)
         config = {**record.spec["deploymentConfig"], "replicas": replicas}
-        records.update(self.workspace, self.name, spec={**record.spec, "deploymentConfig": config})
+        # The running version is no longer the one fingerprinted: the next redeploy switches.
+        spec = {key: value for key, value in record.spec.items() if key != "fingerprint"}
+        records.update(self.workspace, self.name, spec={**spec, "deploymentConfig": config})
+
+    @property
+    def replicas(self) -> tuple[int, int]:
+        """``(running, desired)``: how many copies serve and how many were asked for.
+
+        A Swarm service counts its healthy tasks; a backend that runs one copy counts it
+        when the service is Healthy. Reading it never raises (an unreachable engine: 0 running).
+        """
+        try:
+            record = self._record
+        except ServiceNotFound:
+            return 0, 0
+        desired = int(record.spec["deploymentConfig"].get("replicas", 1))
+        try:
+            count = getattr(get_backend(record.backend), "running_replicas", None)
+            if count is not None and record.runtime:
+                return int(count(record)), desired
+        except DockerUnavailable:
+            return 0, desired
+        return (1 if self.state == "Healthy" else 0), desired
 
     def delete(self) -> None:
         """Stop and remove the service and its files; calling it again does nothing."""
@@ -398,15 +431,16 @@ class Webservice:
         record = records.find(self.workspace, self.name)
         if record is None or state == "Deleted":
             return _html.card(f"Webservice {self.name}", [("state", _html.state("Deleted"))])
-        uri = f"http://127.0.0.1:{record.port}"
         rows: list[tuple[str, object]] = [
             ("state", _html.state(state)),
             ("backend", record.backend),
             ("models", ", ".join(record.spec["models"])),
-            ("scoring URI", _html.code(f"{uri}/score")),
-            ("swagger URI", _html.code(f"{uri}/swagger.json")),
+            ("scoring URI", _html.code(_uri(record, "/score"))),
+            ("swagger URI", _html.code(_uri(record, "/swagger.json"))),
             ("auth", "key required" if record.keys is not None else "off"),
         ]
+        if _reachable_from(record) != _THIS_MACHINE:
+            rows.append(("reachable from", _reachable_from(record)))
         if state == "Unknown":
             rows.append(("why", self._unknown))
         elif state == "Failed" and record.error:
@@ -439,11 +473,30 @@ class ServiceList(list[Webservice]):
         record = records.find(service.workspace, service.name)
         if record is None:
             return service.name, "Deleted", "", 0, "", ""
-        return service.name, state, record.backend, record.port, ", ".join(record.spec["models"]), f"http://127.0.0.1:{record.port}/score"
+        return service.name, state, record.backend, record.port, ", ".join(record.spec["models"]), _uri(record, "/score")
 
     def _repr_html_(self) -> str:
         rows = ((name, _html.state(state), *rest) for name, state, *rest in self.rows())
         return _html.table(self._COLUMNS, rows, empty="no services deployed")
+
+
+_THIS_MACHINE = "this machine"
+
+
+def _uri(record: ServiceRecord, path: str) -> str:
+    """Where ``path`` of the service answers: on 127.0.0.1, or (Swarm, dnsrr) inside its overlay network."""
+    internal = record.runtime.get("internal_uri")
+    if isinstance(internal, str):
+        return internal.removesuffix("/score") + path
+    return f"http://127.0.0.1:{record.port}{path}"
+
+
+def _reachable_from(record: ServiceRecord) -> str:
+    if isinstance(record.runtime.get("internal_uri"), str):
+        network = record.runtime.get("network", "its network")
+        return (f"containers on the overlay network {network!r} only (endpoint_mode='dnsrr' publishes no port on the host; "
+                "pass endpoint_mode='vip' to publish one)")
+    return _THIS_MACHINE
 
 
 def deploy(

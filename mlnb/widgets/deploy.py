@@ -9,7 +9,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from mlnb._facade import Model
-from mlnb.config import InferenceConfig, LocalWebservice
+from mlnb.config import InferenceConfig, LocalWebservice, backend_names
 from mlnb.deploy import Webservice
 from mlnb.errors import DeploymentTimeout, InvalidConfiguration
 from mlnb.registry import Workspace
@@ -78,7 +78,9 @@ class DeployPanel(widgets.HBox):
         self._models = widgets.SelectMultiple(options=[], rows=4, description="Models", style=wide)
         self._entry_script = widgets.Text(description="Entry script", placeholder="score.py (empty: no-code model)", style=wide)
         self._source_directory = widgets.Text(description="Source folder", placeholder="src (default: the script's folder)", style=wide)
-        self._backend = widgets.Dropdown(options=["auto", "process", "docker"], value="auto", description="Backend", style=wide)
+        self._backend = widgets.Dropdown(options=list(backend_names()), value="auto", description="Backend", style=wide)
+        self._replicas = widgets.BoundedIntText(value=1, min=1, max=100, description="Replicas", style=wide,
+                                                tooltip="Swarm tasks (backend swarm only)")
         self._port = widgets.BoundedIntText(value=0, min=0, max=65535, description="Port", style=wide, tooltip="0: a free port")
         self._cpu = widgets.BoundedFloatText(value=0, min=0, max=256, step=0.1, description="CPU cores", style=wide)
         self._memory = widgets.BoundedFloatText(value=0, min=0, max=1024, step=0.25, description="Memory (GB)", style=wide)
@@ -89,10 +91,11 @@ class DeployPanel(widgets.HBox):
         for field in (self._name, self._models, self._entry_script, self._source_directory, self._backend):
             field.layout.width = "420px"
         for name, field in {"backend": self._backend, "name": self._name, "entry-script": self._entry_script,
-                            "source-directory": self._source_directory, "deploy": self._deploy}.items():
+                            "source-directory": self._source_directory, "deploy": self._deploy,
+                            "replicas": self._replicas}.items():
             field.add_class(f"mlnb-deploy-{name}")  # stable hooks for browser tests
         self._log = LogView(workspace, height="360px")
-        hint = widgets.HTML("<span class='mlnb-muted'>0 = a free port / no limit</span>")
+        hint = widgets.HTML("<span class='mlnb-muted'>0 = a free port / no limit; replicas: swarm only</span>")
         form = widgets.VBox(
             [
                 title("Deploy"),
@@ -101,6 +104,7 @@ class DeployPanel(widgets.HBox):
                 self._entry_script,
                 self._source_directory,
                 self._backend,
+                self._replicas,
                 self._port,
                 self._cpu,
                 self._memory,
@@ -121,7 +125,8 @@ class DeployPanel(widgets.HBox):
         self._listeners.append(callback)
 
     def refresh_models(self) -> None:
-        """Read the registry again; keeps the chosen models that still exist."""
+        """Read the registry (and the backends) again; keeps the chosen models that still exist."""
+        self._backend.options = list(backend_names())  # a backend registered since (keeps the choice: it is still there)
         ids = [m.id for m in Model.list(self.workspace)]
         chosen = tuple(i for i in self._models.value if i in ids)
         self._models.options = ids
@@ -139,12 +144,13 @@ class DeployPanel(widgets.HBox):
         port: int | None = None,
         cpu_cores: float | None = None,
         memory_gb: float | None = None,
+        replicas: int | None = None,
     ) -> DeployPanel:
         """Fill the form from code (what a notebook that prepares a demo does); returns the panel."""
         fields = {
             self._name: name, self._models: tuple(models) if models is not None else None,
             self._entry_script: entry_script, self._source_directory: source_directory, self._backend: backend,
-            self._port: port, self._cpu: cpu_cores, self._memory: memory_gb,
+            self._port: port, self._cpu: cpu_cores, self._memory: memory_gb, self._replicas: replicas,
         }
         for field, value in fields.items():
             if value is not None:
@@ -181,6 +187,7 @@ class DeployPanel(widgets.HBox):
             "port": self._port.value or None,
             "cpu_cores": self._cpu.value or None,
             "memory_gb": self._memory.value or None,
+            "replicas": self._replicas.value,
         }
         self._result.value = ""
         self._steps.value = steps_html("build")
@@ -197,6 +204,7 @@ class DeployPanel(widgets.HBox):
         port: int | None,
         cpu_cores: float | None,
         memory_gb: float | None,
+        replicas: int,
     ) -> None:
         phase = "build"
         try:
@@ -205,7 +213,8 @@ class DeployPanel(widgets.HBox):
             if source_directory and not entry_script:
                 raise InvalidConfiguration("a source folder needs an entry script")
             inference_config = InferenceConfig(entry_script, source_directory=source_directory) if entry_script else None
-            config = LocalWebservice.deploy_configuration(port, cpu_cores=cpu_cores, memory_gb=memory_gb, backend=backend)
+            config = LocalWebservice.deploy_configuration(port, cpu_cores=cpu_cores, memory_gb=memory_gb, backend=backend,
+                                                          replicas=replicas)
             service = Model.deploy(self.workspace, name, models, inference_config, config, overwrite=True)
             self.service = service
             self._log.follow(name)

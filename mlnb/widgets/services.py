@@ -8,18 +8,19 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
-from mlnb.deploy import Webservice
+from mlnb.deploy import ServiceList, Webservice
 from mlnb.registry import Workspace
 from mlnb.widgets._background import Background, Ticker, error_html
 from mlnb.widgets._style import bar, panel, state_badge, stylesheet, title
 
-_COLUMNS = ("name", "state", "backend", "port", "models", "scoring URI", "")
-_WIDTHS = "minmax(120px, 1.2fr) 120px 80px 70px minmax(140px, 1.5fr) minmax(200px, 2fr) 110px"
+_COLUMNS = ("name", "state", "backend", "replicas", "port", "models", "scoring URI", "")
+_WIDTHS = "minmax(120px, 1.2fr) 120px 80px 70px 70px minmax(140px, 1.5fr) minmax(200px, 2fr) 110px"
+_Row = tuple[str, str, str, str, int, str, str]
 
 
 class ServicesPanel(widgets.VBox):
-    """The services of a workspace: state, port, backend, models, and Undeploy (a second
-    click confirms).
+    """The services of a workspace: state, backend, replicas (running/asked for), port,
+    models, and Undeploy (a second click confirms).
 
     The list refreshes on *Refresh*, after an undeploy, and every ``refresh_seconds`` in
     a background thread (states change on their own: a service can fail or finish starting).
@@ -43,7 +44,7 @@ class ServicesPanel(widgets.VBox):
         self._undeploy: dict[str, widgets.Button] = {}
         self._armed_undeploy: str | None = None
         self._states: dict[str, str] = {}
-        self._rows: list[tuple[str, str, str, int, str, str]] | None = None
+        self._rows: list[_Row] | None = None
         self._lock = threading.Lock()
         super().__init__([stylesheet(), bar([title("Services"), self._refresh]), self._grid, self._status])
         panel(self)
@@ -70,7 +71,7 @@ class ServicesPanel(widgets.VBox):
     def refresh(self) -> None:
         """Read every service's state and redraw the list (blocks for a moment: call from threads)."""
         with self._lock:
-            rows = Webservice.list(self.workspace).rows()
+            rows = _rows(Webservice.list(self.workspace))
             if rows == self._rows:
                 return
             changed = [row[0] for row in rows] != [row[0] for row in self._rows or []]
@@ -83,13 +84,14 @@ class ServicesPanel(widgets.VBox):
         for state_listener in self._state_listeners:
             state_listener(self.states)
 
-    def _draw(self, rows: list[tuple[str, str, str, int, str, str]]) -> None:
+    def _draw(self, rows: list[_Row]) -> None:
         cells: list[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in _COLUMNS]
-        for name, state, backend, port, models, uri in rows:
+        for name, state, backend, replicas, port, models, uri in rows:
             cells += [
                 widgets.HTML(f"<b>{html.escape(name)}</b>"),
                 widgets.HTML(state_badge(state)),
                 widgets.HTML(html.escape(backend)),
+                widgets.HTML(f"<span class='mlnb-replicas'>{html.escape(replicas)}</span>"),
                 widgets.HTML(str(port)),
                 widgets.HTML(f"<span class='mlnb-mono' style='overflow-wrap:anywhere'>{html.escape(models)}</span>"),
                 widgets.HTML(f"<span class='mlnb-mono'>{html.escape(uri)}</span>"),
@@ -150,3 +152,12 @@ class ServicesPanel(widgets.VBox):
         if self._ticker is not None:
             self._ticker.stop()
         super().close()
+
+
+def _rows(services: ServiceList) -> list[_Row]:
+    """Each service's row with its replicas as ``running/asked for`` (``"2/3"``)."""
+    rows = []
+    for service, (name, state, backend, port, models, uri) in zip(services, services.rows(), strict=True):
+        running, desired = service.replicas
+        rows.append((name, state, backend, f"{running}/{desired}" if backend else "", port, models, uri))
+    return rows

@@ -1,4 +1,4 @@
-"""Azure's deployment configurations locally: ACI's one note, AKS's one line and its Kubernetes mapping, the backend choice."""
+"""Azure's deployment configurations locally: ACI's one note, AKS on Swarm (or its one line) and its Kubernetes mapping, the backend choice."""
 
 from __future__ import annotations
 
@@ -67,22 +67,50 @@ def test_values_out_of_range_are_refused_at_once(call: str) -> None:
         eval(call, {"LocalWebservice": LocalWebservice, "AciWebservice": AciWebservice, "AksWebservice": AksWebservice})
 
 
-def test_deploying_to_aks_raises_one_line_pointing_at_swarm_and_kubernetes(diabetes_model_file: Path) -> None:
+def test_deploying_to_aks_without_a_swarm_raises_one_line_pointing_at_swarm_and_kubernetes(
+    diabetes_model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from azureml.core import Model, Workspace
     from azureml.core.webservice import AksWebservice
 
     from mlnb.compat.azureml._cloud import AzureCloudOnly
 
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # no engine: certainly no swarm
     ws = Workspace.create("myworkspace", show_output=False)
     model = Model.register(ws, diabetes_model_file, "diabetes", model_framework=Model.Framework.SCIKITLEARN)
     config = AksWebservice.deploy_configuration(num_replicas=3, autoscale_enabled=False, cpu_cores=1, memory_gb=1)
-    for attempt in (lambda: Model.deploy(ws, "aks-service", [model], deployment_config=config),
-                    lambda: AksWebservice(ws, "aks-service")):
-        with pytest.raises(AzureCloudOnly) as failure:
-            attempt()
-        message = str(failure.value)
-        assert "\n" not in message and "Swarm backend" in message and "to_kube_spec" in message
+    with pytest.raises(AzureCloudOnly) as failure:
+        Model.deploy(ws, "aks-service", [model], deployment_config=config)
+    message = str(failure.value)
+    assert "\n" not in message and "no swarm manager: run `docker swarm init --advertise-addr 127.0.0.1`" in message
+    assert "to_kube_spec" in message
     assert ws.webservices == {}
+
+
+def test_aks_settings_map_onto_a_swarm_service_with_one_note_each() -> None:
+    from azureml.core.webservice import AksWebservice
+
+    from mlnb.compat.azureml._notes import AzureMLCompatWarning
+
+    config = AksWebservice.deploy_configuration(autoscale_enabled=True, autoscale_min_replicas=2, autoscale_max_replicas=6,
+                                                cpu_cores=0.5, memory_gb=1, scoring_timeout_ms=5000, gpu_cores=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        local = config._to_mlnb(base_image=None, environment_variables={"A": "1"})
+    assert (local.backend, local.replicas, local.cpu_cores, local.memory_gb, local.auth_enabled) == ("swarm", 2, 0.5, 1, True)
+    assert dict(local.environment_variables) == {"A": "1", "SCORING_TIMEOUT_MS": "5000"}
+    notes = [str(w.message) for w in caught if issubclass(w.category, AzureMLCompatWarning)]
+    assert notes == [
+        "AksWebservice on Swarm: autoscale_max_replicas, gpu_cores have no local meaning (a local Swarm service has no "
+        "Azure probes, GPUs, monitoring, namespaces or preset keys); ignored",
+        "AksWebservice on Swarm: nothing autoscales locally; the service runs 2 replica(s) (num_replicas, else "
+        "autoscale_min_replicas), and service.mlnb.scale(n) changes that",
+    ]
+    fixed = AksWebservice.deploy_configuration(num_replicas=3, auth_enabled=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        local = fixed._to_mlnb(base_image=None, environment_variables={})
+    assert (local.replicas, local.auth_enabled, caught) == (3, False, [])
 
 
 def test_an_azure_deployment_target_is_refused(diabetes_model_file: Path) -> None:

@@ -73,7 +73,7 @@ def test_a_taken_name_needs_overwrite(setup: tuple[Workspace, Model, InferenceCo
     first = Model.deploy(workspace, "svc", [model], config, _config())
     with pytest.raises(ServiceExists, match="overwrite=True"):
         Model.deploy(workspace, "svc", [model], config, _config())
-    second = Model.deploy(workspace, "svc", [model], config, _config(), overwrite=True)
+    second = Model.deploy(workspace, "svc", [model], config, _config(workers=2), overwrite=True)
     # A running service is switched to the new version, on its own port, never stopped first.
     assert fake.stopped == [] and fake.services["svc"].switches == 1
     assert second.port == first.port and second.state == "Healthy"

@@ -187,6 +187,9 @@ def test_replicas_serve_from_the_overlay_network_with_task_limits(swarm: Swarm, 
     assert spec["UpdateConfig"]["Order"] == "start-first" and spec["UpdateConfig"]["FailureAction"] == "rollback"
     assert "/ready" in " ".join(spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Test"])
     assert spec["EndpointSpec"]["Mode"] == "dnsrr"
+    # dnsrr publishes nothing on the host: the URI is the one inside the network, and the handle says so
+    assert service.scoring_uri == f"http://tasks.{_name(service)}:5001/score"
+    assert service.reachable_from.startswith(f"containers on the overlay network {swarm.network!r} only")
 
 
 def test_logs_come_from_every_task_tagged_with_it(service: Webservice) -> None:
@@ -288,3 +291,48 @@ def test_keys_are_a_swarm_secret_mounted_as_the_keys_file(swarm: Swarm, project:
         keyed.delete()
         _remove_images(swarm, image)
     assert not swarm.client.secrets.list(filters={"name": f"{name}-keys-"})
+
+
+def test_overwrite_rolls_the_service_over_under_load_and_an_identical_one_changes_nothing(
+    swarm: Swarm, service: Webservice, project: tuple[Workspace, Model, Path]
+) -> None:
+    workspace, model, source = project
+    _converge(service, 2)
+    swarm_id = swarm.client.services.get(_name(service)).id
+    client = _load(swarm, service, seconds=400, requests=100_000, detach=True)
+    try:
+        time.sleep(3)
+        (source / "score.py").write_text(SCORE.format(version="v3"))
+        again = Model.deploy(workspace, "swarmsvc", [model], _inference(source), _config(swarm, replicas=2), overwrite=True)
+        again.wait_for_deployment(timeout_sec=600)
+        _converge(service, 2)
+        time.sleep(3)
+    except BaseException:
+        client.remove(force=True)  # the results are not read: do not leave the client behind
+        raise
+    client.exec_run(["touch", "/tmp/stop"])
+    results = _results(client)
+
+    statuses = [r["status"] for r in results]
+    versions = [r.get("version") for r in results]
+    print(f"overwrite: {len(results)} requests, {statuses.count(200)} answered 200, "
+          f"{sum(r['retried'] for r in results)} retried once after a refused or reset connection")
+    assert statuses == [200] * len(results), [r for r in results if r["status"] != 200][:5]
+    assert versions[0] == "v2" and versions[-1] == "v3" and "v2" not in versions[-10:]
+    assert swarm.client.services.get(_name(service)).id == swarm_id  # updated in place, never removed and created again
+
+    tasks = _running(service)
+    Model.deploy(workspace, "swarmsvc", [model], _inference(source), _config(swarm, replicas=2), overwrite=True)
+    assert service.state == "Healthy" and _running(service) == tasks
+    assert "unchanged (same models, source, configuration, keys and packages)" in service.get_logs()
+
+
+def test_an_aks_configuration_becomes_a_swarm_deployment_when_the_engine_is_a_manager(swarm: Swarm) -> None:
+    from mlnb.compat.azureml._webservice import AksWebservice, plan, swarm_active
+
+    config = AksWebservice.deploy_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=0.5)
+
+    assert swarm_active()
+    _, local = plan(None, config)
+
+    assert (local.backend, local.replicas, local.cpu_cores, local.memory_gb, local.auth_enabled) == ("swarm", 2, 0.5, 0.5, True)

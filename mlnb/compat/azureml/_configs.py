@@ -6,9 +6,10 @@
   DNS, VNet, keys, Application Insights, data collection, encryption) have no local meaning
   and one note names those given;
 - ``AksWebservice.deploy_configuration(num_replicas, autoscale_enabled, …)`` -> kept whole;
-  :meth:`AksServiceDeploymentConfiguration.to_kube_spec` turns it into mlnb's
-  :class:`mlnb.kube.KubeSpec` (Kubernetes manifests). Deploying it locally needs mlnb's
-  Swarm backend, which is not there yet: ``Model.deploy`` says so in one line.
+  ``Model.deploy`` runs it as a Docker Swarm service when the engine is a swarm manager
+  (``num_replicas``, else ``autoscale_min_replicas``, replicas; nothing autoscales
+  locally), and :meth:`AksServiceDeploymentConfiguration.to_kube_spec` turns it into
+  mlnb's :class:`mlnb.kube.KubeSpec` (Kubernetes manifests).
 
 The local services run on the backend named by the ``backend=`` keyword of
 ``LocalWebservice.deploy_configuration`` / ``AciWebservice.deploy_configuration`` (an mlnb
@@ -22,7 +23,7 @@ import math
 import os
 from collections.abc import Mapping
 
-from mlnb.compat.azureml._notes import note_unused
+from mlnb.compat.azureml._notes import note, note_unused
 from mlnb.config import DeploymentConfiguration
 from mlnb.errors import InvalidConfiguration
 from mlnb.kube import KubeSpec
@@ -163,8 +164,8 @@ class AciServiceDeploymentConfiguration(WebserviceDeploymentConfiguration):
 class AksServiceDeploymentConfiguration(WebserviceDeploymentConfiguration):
     """An Azure Kubernetes Service deployment: replicas, autoscaling, resources, probes.
 
-    Every Azure argument is kept. :meth:`to_kube_spec` maps it onto mlnb's Kubernetes
-    manifests; a local deployment of it needs mlnb's Swarm backend (not there yet).
+    Every Azure argument is kept. ``Model.deploy`` runs it on mlnb's Swarm backend (see
+    :meth:`_to_mlnb`); :meth:`to_kube_spec` maps it onto mlnb's Kubernetes manifests.
     """
 
     _fields = ("autoscale_enabled", "autoscale_min_replicas", "autoscale_max_replicas", "autoscale_refresh_seconds",
@@ -224,6 +225,35 @@ class AksServiceDeploymentConfiguration(WebserviceDeploymentConfiguration):
         self.blobfuse_enabled = blobfuse_enabled
         self.location: str | None = None
         self.validate_configuration()
+
+    _not_on_swarm = ("autoscale_max_replicas", "autoscale_refresh_seconds", "autoscale_target_utilization",
+                     "collect_model_data", "enable_app_insights", "replica_max_concurrent_requests", "max_request_wait_time",
+                     "primary_key", "secondary_key", "gpu_cores", "period_seconds", "initial_delay_seconds", "timeout_seconds",
+                     "success_threshold", "failure_threshold", "namespace", "token_auth_enabled", "compute_target_name",
+                     "cpu_cores_limit", "memory_gb_limit", "blobfuse_enabled")
+
+    @property
+    def replicas(self) -> int:
+        """The replicas a Swarm service of this configuration runs: ``num_replicas``, else
+        ``autoscale_min_replicas``, else 1."""
+        return self.num_replicas or self.autoscale_min_replicas or 1
+
+    def _to_mlnb(self, *, base_image: str | None, environment_variables: Mapping[str, str]) -> DeploymentConfiguration:
+        """The Swarm service of these settings: :attr:`replicas` tasks with ``cpu_cores`` /
+        ``memory_gb`` as each one's limits, key auth unless ``auth_enabled=False`` (Azure's
+        default is on), ``scoring_timeout_ms``; one note names the settings Swarm has no use
+        for, and one says that nothing autoscales."""
+        note_unused("AksWebservice on Swarm", {n: getattr(self, n) for n in self._not_on_swarm},
+                    "a local Swarm service has no Azure probes, GPUs, monitoring, namespaces or preset keys")
+        if self.autoscale_enabled or (self.autoscale_enabled is None and self.num_replicas is None):
+            note(f"AksWebservice on Swarm: nothing autoscales locally; the service runs {self.replicas} replica(s) "
+                 "(num_replicas, else autoscale_min_replicas), and service.mlnb.scale(n) changes that")
+        environment = dict(environment_variables)
+        if self.scoring_timeout_ms:
+            environment["SCORING_TIMEOUT_MS"] = str(self.scoring_timeout_ms)
+        return DeploymentConfiguration(backend="swarm", replicas=self.replicas, cpu_cores=self.cpu_cores,
+                                       memory_gb=self.memory_gb, auth_enabled=self.auth_enabled is not False,
+                                       base_image=base_image, environment_variables=environment)
 
     def to_kube_spec(self, name: str, image: str) -> KubeSpec:
         """mlnb's Kubernetes description of this deployment, for ``mlnb.kube.write_manifests``.

@@ -17,7 +17,12 @@ from typing import Any
 
 from mlnb._facade import Model as LocalModel
 from mlnb.compat.azureml._cloud import refuse
-from mlnb.compat.azureml._configs import AciServiceDeploymentConfiguration, WebserviceDeploymentConfiguration, backend_for
+from mlnb.compat.azureml._configs import (
+    AciServiceDeploymentConfiguration,
+    AksServiceDeploymentConfiguration,
+    WebserviceDeploymentConfiguration,
+    backend_for,
+)
 from mlnb.compat.azureml._datasets import AbstractDataset
 from mlnb.compat.azureml._inference import InferenceConfig
 from mlnb.compat.azureml._notes import note, note_unused
@@ -25,7 +30,7 @@ from mlnb.compat.azureml._package import ModelPackage
 from mlnb.compat.azureml._profile import ModelProfile
 from mlnb.compat.azureml._protocol import AzureWorkspace, local_workspace
 from mlnb.compat.azureml._resources import ResourceConfiguration
-from mlnb.compat.azureml._webservice import AciWebservice, LocalWebservice, Webservice, plan, record_service
+from mlnb.compat.azureml._webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice, plan, record_service
 from mlnb.config import no_code_inference_config
 from mlnb.deploy import deploy as deploy_service
 from mlnb.errors import InvalidConfiguration, ModelNotFound
@@ -328,9 +333,10 @@ class Model:
         """Deploy models as a local service; returns at once (state ``deploying`` / ``Transitioning``).
 
         A ``LocalWebservice`` configuration gives a :class:`LocalWebservice`; an
-        ``AciWebservice`` one, or none (Azure's default target is ACI), an :class:`AciWebservice`.
-        Without an inference config, a model registered as ``Model.Framework.SCIKITLEARN``
-        or ``ONNX`` gets mlnb's generated entry script.
+        ``AciWebservice`` one, or none (Azure's default target is ACI), an :class:`AciWebservice`;
+        an ``AksWebservice`` one, a Docker Swarm service and an :class:`AksWebservice`. Without
+        an inference config, a model registered as ``Model.Framework.SCIKITLEARN`` or ``ONNX``
+        gets mlnb's generated entry script.
 
         Args:
             workspace: the workspace holding the models.
@@ -344,7 +350,8 @@ class Model:
 
         Raises:
             ServiceExists: when the name is taken and ``overwrite`` is false.
-            AzureCloudOnly: for a ``deployment_target`` or an AKS configuration (one line says what to do).
+            AzureCloudOnly: for a ``deployment_target``, or an AKS configuration on an engine that is no
+                swarm manager (one line says what to do).
             InvalidConfiguration: for any other configuration that cannot work.
         """
         if deployment_target is not None:
@@ -354,7 +361,12 @@ class Model:
         local_ic, local_dc = plan(inference_config, config)
         deploy_service(local_workspace(workspace), name, _local_models(models), local_ic, local_dc, overwrite)
         record_service(workspace, name, config)
-        service = (AciWebservice if isinstance(config, AciServiceDeploymentConfiguration) else LocalWebservice)._handle(workspace, name)
+        kind: type[Webservice] = LocalWebservice
+        if isinstance(config, AciServiceDeploymentConfiguration):
+            kind = AciWebservice
+        elif isinstance(config, AksServiceDeploymentConfiguration):
+            kind = AksWebservice
+        service = kind._handle(workspace, name)
         if show_output:
             service.wait_for_deployment(show_output=True)
         return service

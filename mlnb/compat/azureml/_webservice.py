@@ -31,7 +31,8 @@ from mlnb.compat.azureml._store import Store
 from mlnb.config import DeploymentConfiguration
 from mlnb.config import InferenceConfig as LocalInferenceConfig
 from mlnb.deploy import Webservice as LocalService
-from mlnb.errors import InvalidConfiguration, ServiceExists, ServiceNotFound
+from mlnb.errors import DockerUnavailable, InvalidConfiguration, ServiceExists, ServiceNotFound
+from mlnb.image import connect
 from mlnb.registry import Model as LocalModel
 
 __all__ = [
@@ -42,10 +43,11 @@ __all__ = [
     "aks_not_local",
     "plan",
     "record_service",
+    "swarm_active",
 ]
 
 _KIND = "services"
-_LOCAL, _ACI = "Local", "ACI"
+_LOCAL, _ACI, _AKS = "Local", "ACI", "AKS"
 _LOCAL_STATES = {"Transitioning": "deploying", "Healthy": "running", "Unhealthy": "running", "Failed": "failed",
                  "Deleted": "deleted", "Unknown": "unknown"}
 
@@ -56,13 +58,14 @@ def plan(inference_config: InferenceConfig | None, deployment_config: Webservice
 
     Raises:
         InvalidConfiguration: for a configuration mlnb cannot deploy here.
-        AzureCloudOnly: for an AKS configuration (see :func:`aks_not_local`).
+        AzureCloudOnly: for an AKS configuration on an engine that is no swarm manager (see :func:`aks_not_local`).
     """
-    if isinstance(deployment_config, AksServiceDeploymentConfiguration):
+    if isinstance(deployment_config, AksServiceDeploymentConfiguration) and not swarm_active():
         aks_not_local()
-    if not isinstance(deployment_config, (LocalWebserviceDeploymentConfiguration, AciServiceDeploymentConfiguration)):
-        raise InvalidConfiguration("deployment_config must come from LocalWebservice.deploy_configuration(...) "
-                                   "or AciWebservice.deploy_configuration(...)")
+    if not isinstance(deployment_config, (LocalWebserviceDeploymentConfiguration, AciServiceDeploymentConfiguration,
+                                          AksServiceDeploymentConfiguration)):
+        raise InvalidConfiguration("deployment_config must come from LocalWebservice.deploy_configuration(...), "
+                                   "AciWebservice.deploy_configuration(...) or AksWebservice.deploy_configuration(...)")
     if inference_config is not None and not isinstance(inference_config, InferenceConfig):
         raise InvalidConfiguration("inference_config must be an azureml InferenceConfig(entry_script=..., ...)")
     local_ic = inference_config._to_mlnb() if inference_config is not None else None
@@ -73,6 +76,15 @@ def plan(inference_config: InferenceConfig | None, deployment_config: Webservice
     return local_ic, local_dc
 
 
+def swarm_active() -> bool:
+    """Whether the Docker engine answers and is a Swarm manager (where an AKS configuration deploys)."""
+    try:
+        swarm = connect().info().get("Swarm", {})
+    except DockerUnavailable:
+        return False
+    return bool(swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"))
+
+
 def aks_not_local() -> None:
     """Raise the one line that says where AKS deployments go locally.
 
@@ -80,9 +92,9 @@ def aks_not_local() -> None:
         AzureCloudOnly: always.
     """
     raise AzureCloudOnly(
-        "AKS deployments map to mlnb's Docker Swarm backend, which this mlnb does not have yet; for Kubernetes write "
-        "manifests with deployment_config.to_kube_spec(name, image) and mlnb.kube.write_manifests (docs/kubernetes.md), "
-        "or deploy one local container with AciWebservice.deploy_configuration(...)"
+        "AKS deployments run on mlnb's Docker Swarm backend, and this Docker engine is no swarm manager: run "
+        "`docker swarm init --advertise-addr 127.0.0.1` and deploy again; for Kubernetes write manifests with "
+        "deployment_config.to_kube_spec(name, image) and mlnb.kube.write_manifests (docs/kubernetes.md)"
     )
 
 
@@ -91,7 +103,7 @@ def record_service(workspace: AzureWorkspace, name: str, config: WebserviceDeplo
     limits = ({"cpu_cores": config.cpu_cores, "memory_gb": config.memory_gb, "backend": config.backend}
               if isinstance(config, AciServiceDeploymentConfiguration) else {})
     Store(local_workspace(workspace)).write({
-        "computeType": _ACI if limits else _LOCAL,
+        "computeType": _AKS if isinstance(config, AksServiceDeploymentConfiguration) else _ACI if limits else _LOCAL,
         "limits": limits,
         "tags": dict(getattr(config, "tags", None) or {}), "properties": dict(getattr(config, "properties", None) or {}),
         "description": getattr(config, "description", None),
@@ -117,7 +129,8 @@ class Webservice:
     def __new__(cls, workspace: AzureWorkspace, name: str, *args: Any, **kwargs: Any) -> Webservice:
         if cls is Webservice:
             recorded = _record(workspace, name)
-            cls = AciWebservice if recorded is not None and recorded.get("computeType") == _ACI else LocalWebservice
+            kinds: dict[str, type[Webservice]] = {_ACI: AciWebservice, _AKS: AksWebservice}
+            cls = kinds.get(recorded.get("computeType", _LOCAL) if recorded is not None else _LOCAL, LocalWebservice)
         return super().__new__(cls)
 
     def __init__(self, workspace: AzureWorkspace, name: str) -> None:
@@ -550,12 +563,14 @@ class AciWebservice(Webservice):
 
 
 class AksWebservice(Webservice):
-    """An AKS service: its configuration is kept, but no AKS service runs locally yet (see :func:`aks_not_local`)."""
+    """A service deployed with ``AksWebservice.deploy_configuration``: locally, a Docker Swarm service.
 
-    _compute_type = "AKS"
+    ``num_replicas`` (else ``autoscale_min_replicas``) replicas with the CPU and memory
+    limits; nothing autoscales locally. On an engine that is no swarm manager,
+    ``Model.deploy`` refuses in one line (see :func:`aks_not_local`).
+    """
 
-    def __init__(self, workspace: AzureWorkspace, name: str) -> None:
-        aks_not_local()
+    _compute_type = _AKS
 
     @staticmethod
     def deploy_configuration(autoscale_enabled: bool | None = None, autoscale_min_replicas: int | None = None,
@@ -584,12 +599,16 @@ class AksWebservice(Webservice):
             memory_gb_limit, blobfuse_enabled)
 
     def run(self, input_data: Any) -> Any:
-        """Unreachable: no AKS service exists locally."""
-        aks_not_local()
+        """Score ``input_data`` and return the parsed answer.
+
+        Raises:
+            ScoringError: when the service answers with a status other than 200.
+        """
+        return self.mlnb.run(input_data)
 
     def get_access_token(self) -> Any:
-        """Unreachable: no AKS service exists locally."""
-        aks_not_local()
+        """Refused: Azure AD tokens do not exist locally; the service uses keys (``get_keys()``)."""
+        refuse("get_access_token (Azure AD token auth)", "the service uses keys: service.get_keys()")
 
     def update(self, image: Any = None, autoscale_enabled: bool | None = None,  # type: ignore[override]
                autoscale_min_replicas: int | None = None, autoscale_max_replicas: int | None = None,
@@ -606,8 +625,40 @@ class AksWebservice(Webservice):
                failure_threshold: int | None = None, namespace: str | None = None,
                token_auth_enabled: bool | None = None, cpu_cores_limit: float | None = None,
                memory_gb_limit: float | None = None, **kwargs: Any) -> None:
-        """Unreachable: no AKS service exists locally."""
-        aks_not_local()
+        """Redeploy with new models or inference configuration (a rolling Swarm update), change
+        the replicas (``num_replicas`` or ``autoscale_min_replicas``: ``scale``), or tags,
+        properties and description; one note names the other settings given.
+
+        Raises:
+            InvalidConfiguration: for ``image`` (Azure's retired image API).
+        """
+        if image is not None:
+            raise InvalidConfiguration("image is Azure's retired image API; pass inference_config=InferenceConfig(...)")
+        note_unused("AksWebservice.update", {
+            "autoscale_enabled": autoscale_enabled, "autoscale_max_replicas": autoscale_max_replicas,
+            "autoscale_refresh_seconds": autoscale_refresh_seconds, "autoscale_target_utilization": autoscale_target_utilization,
+            "collect_model_data": collect_model_data, "auth_enabled": auth_enabled, "cpu_cores": cpu_cores,
+            "memory_gb": memory_gb, "enable_app_insights": enable_app_insights, "scoring_timeout_ms": scoring_timeout_ms,
+            "replica_max_concurrent_requests": replica_max_concurrent_requests, "max_request_wait_time": max_request_wait_time,
+            "gpu_cores": gpu_cores, "period_seconds": period_seconds, "initial_delay_seconds": initial_delay_seconds,
+            "timeout_seconds": timeout_seconds, "success_threshold": success_threshold, "failure_threshold": failure_threshold,
+            "namespace": namespace, "token_auth_enabled": token_auth_enabled, "cpu_cores_limit": cpu_cores_limit,
+            "memory_gb_limit": memory_gb_limit, **kwargs,
+        }, "nothing autoscales locally, and a running Swarm service changes its limits and auth by a new deployment")
+        changes: dict[str, Any] = {}
+        if tags is not None:
+            changes["tags"] = dict(tags)
+        if properties is not None:
+            changes["properties"] = {**(self.properties or {}), **properties}
+        if description is not None:
+            changes["description"] = description
+        if changes:
+            self._update_record(**changes)
+        if models is not None or inference_config is not None:
+            _update(self, models, inference_config, None)
+        replicas = num_replicas or autoscale_min_replicas
+        if replicas is not None:
+            self.mlnb.scale(replicas)
 
 
 def _update(handle: Webservice, models: Sequence[Any] | None, inference_config: InferenceConfig | None,

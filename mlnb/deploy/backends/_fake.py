@@ -34,6 +34,7 @@ class FakeService:
         detail: why it exited.
         reloads: how many times it was reloaded (switched without a rebuild).
         switches: how many times a new version replaced it (update, reload, key change, overwrite).
+        replicas: the copies asked for (``deployment.config.replicas``, then :meth:`FakeBackend.scale`).
     """
 
     deployment: Deployment
@@ -43,6 +44,7 @@ class FakeService:
     detail: str | None = None
     reloads: int = 0
     switches: int = 0
+    replicas: int = 1
 
 
 class FakeBackend:
@@ -90,6 +92,7 @@ class FakeBackend:
             phase="running" if self.start_ready else "starting",
             ready=self.start_ready,
             output=[f"fake server on port {deployment.port}"],
+            replicas=deployment.config.replicas,
         )
         return {"fake": True}
 
@@ -122,7 +125,7 @@ class FakeBackend:
         if self.fail_start is not None:
             raise self.fail_start
         previous = self.services.get(record.name)
-        service = FakeService(deployment, output=[f"fake server on port {deployment.port}"])
+        service = FakeService(deployment, output=[f"fake server on port {deployment.port}"], replicas=deployment.config.replicas)
         if previous is not None:
             service.reloads = previous.reloads
             service.switches = previous.switches
@@ -130,6 +133,15 @@ class FakeBackend:
         service.switches += 1
         self.services[record.name] = service
         return {"fake": True, "generation": service.switches + 1}
+
+    def scale(self, record: ServiceRecord, replicas: int) -> None:
+        """Ask for ``replicas`` pretend copies (as the Swarm backend asks Swarm)."""
+        self.services[record.name].replicas = replicas
+
+    def running_replicas(self, record: ServiceRecord) -> int:
+        """The copies asked for, when the pretend service is ready; else 0."""
+        service = self.services.get(record.name)
+        return service.replicas if service is not None and service.ready else 0
 
     def stop(self, record: ServiceRecord) -> None:
         """Forget the pretend service."""

@@ -279,14 +279,15 @@ class SwarmBackend:
         update = service.attrs.get("UpdateStatus") or {}
         spec_generation = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"].get("Labels", {}).get(_GENERATION)
         if spec_generation != record.runtime["generation"]:
+            # While the build runs, the update is not sent yet: a rollback on record is an earlier update's.
+            if building is not None and building.is_alive():
+                return RuntimeStatus("starting")
             if update.get("State") in _ROLLED_BACK:
                 return RuntimeStatus(
                     "exited",
                     f"the new version failed, and Swarm rolled the service back: the previous version keeps serving "
                     f"({update.get('Message', 'no message')}); see service.get_logs() for the new task's error",
                 )
-            if building is not None and building.is_alive():
-                return RuntimeStatus("starting")
             return RuntimeStatus("exited", "the Swarm service now runs another version (deployed from another kernel?)")
         tasks = self.tasks(record)
         states = [t["Status"]["State"] for t in tasks]
