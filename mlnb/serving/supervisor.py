@@ -8,13 +8,19 @@ the workers:
   (the traceback is already in the log), instead of respawning into the same failure;
 * a worker that dies after it was ready (``os._exit``, a segfault, a scoring timeout) is
   always replaced: granian's crash-loop guard, meant for workers that cannot start, would
-  otherwise stop the service when two such deaths come within a few seconds.
+  otherwise stop the service when two such deaths come within a few seconds;
+* a worker that gets SIGTERM or SIGINT while it starts (loading the script, or waiting for
+  ``init()`` with ``MLNB_LISTEN_AFTER_INIT=1``) dies of it. A forked worker inherits the
+  server's handler until granian installs the worker's own, and that handler only flags the
+  worker's copy of the server: the signal was lost, the worker ran on, and the server waited
+  for it forever.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -66,6 +72,14 @@ def _server_class() -> type:
 
     class _Server(MPServer):
         state: WorkerState
+
+        def signal_handler_interrupt(self, signum: int, *args: Any) -> None:
+            if os.getpid() != self.pid:
+                # A worker that has not installed its own handlers yet: die of the signal.
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
+            super().signal_handler_interrupt(signum, *args)  # type: ignore[no-untyped-call]
 
         def _respawn_workers(self, workers: list[int], spawn_target: Any, target_loader: Any,
                              delay: float = 0) -> None:

@@ -69,11 +69,15 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def launch(runtime_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A function that starts a server: ``launch(args, env=..., wait=True) -> Server``."""
+    """A function that starts a server: ``launch(args, env=..., wait=True, new_session=False) -> Server``.
+
+    ``new_session`` starts it in its own session and process group (a signal to the group
+    then reaches the server and its workers, as ``timeout`` sends one).
+    """
     started: list[Server] = []
 
     def _launch(args: Sequence[str], *, env: dict[str, str] | None = None, wait: bool = True,
-                cwd: Path | None = None) -> Server:
+                cwd: Path | None = None, new_session: bool = False) -> Server:
         port = free_port()
         log_path = tmp_path_factory.mktemp("server") / "server.log"
         environ = {k: v for k, v in os.environ.items()
@@ -83,7 +87,8 @@ def launch(runtime_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         environ.update(env or {})
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "mlnb.serving", "--port", str(port), *args],
-                                    stdout=log, stderr=subprocess.STDOUT, env=environ, cwd=cwd or runtime_dir)
+                                    stdout=log, stderr=subprocess.STDOUT, env=environ, cwd=cwd or runtime_dir,
+                                    start_new_session=new_session)
         server = Server(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path)
         started.append(server)
         if wait:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from conftest import Server, script
@@ -82,3 +86,29 @@ def test_two_workers_each_run_init(launch: object, tmp_path: Path) -> None:
         time.sleep(0.1)
     assert len(marker.read_text().split()) == 2
     assert seen <= set(map(int, marker.read_text().split()))
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["server", "process-group"])
+def test_sigterm_while_workers_start_stops_everything(launch: object, tmp_path: Path, group: bool) -> None:
+    # Workers inside init(), before granian installs their signal handlers (as under
+    # `timeout 12 python -m mlnb.serving ...`, which signals the whole process group).
+    marker = tmp_path / "inits.txt"
+    server: Server = launch(["--entry-script", script("raw.py"), "--workers", "2"], wait=False,  # type: ignore[operator]
+                            env={"MLNB_TEST_INIT_MARKER": str(marker), "MLNB_TEST_INIT_SLEEP": "60",
+                                 "MLNB_LISTEN_AFTER_INIT": "1"}, new_session=group)
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and len(marker.read_text().split()) == 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = psutil.Process(server.proc.pid).children(recursive=True)
+    assert len(workers) == 2, server.log()
+    if group:
+        os.killpg(server.proc.pid, signal.SIGTERM)
+    else:
+        server.proc.send_signal(signal.SIGTERM)
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        pytest.fail(f"the server did not stop within 10 s of SIGTERM:\n{server.log()}")
+    gone, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive, f"workers left running: {alive}"

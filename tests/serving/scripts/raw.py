@@ -10,6 +10,7 @@ def init():
     if marker:
         with open(marker, "a") as fh:
             fh.write(f"{os.getpid()}\n")
+    time.sleep(float(os.environ.get("MLNB_TEST_INIT_SLEEP", "0")))
 
 
 def run(raw_data):
