@@ -373,8 +373,8 @@ class Webservice:
             ("state", _html.state(state)),
             ("backend", record.backend),
             ("models", ", ".join(record.spec["models"])),
-            ("scoring URI", _html.code(f"{uri}/score")),
-            ("swagger URI", _html.code(f"{uri}/swagger.json")),
+            ("scoring URI", _html.link(f"{uri}/score")),
+            ("swagger URI", _html.link(f"{uri}/swagger.json")),
             ("auth", "key required" if record.keys is not None else "off"),
         ]
         if state == "Unknown":
@@ -412,7 +412,7 @@ class ServiceList(list[Webservice]):
         return service.name, state, record.backend, record.port, ", ".join(record.spec["models"]), f"http://127.0.0.1:{record.port}/score"
 
     def _repr_html_(self) -> str:
-        rows = ((name, _html.state(state), *rest) for name, state, *rest in self.rows())
+        rows = ((name, _html.state(state), *rest, _html.link(uri) if uri else "") for name, state, *rest, uri in self.rows())
         return _html.table(self._COLUMNS, rows, empty="no services deployed")
 
 
