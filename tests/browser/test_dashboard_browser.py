@@ -160,10 +160,20 @@ def _open_dashboard(page, front_end: str, url: str):
         page.goto(f"{url}/{'lab/tree' if front_end == 'jupyterlab' else 'notebooks'}/dashboard.ipynb")
         cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
         cell.wait_for(timeout=60_000)
-        # A cell run before the kernel is ready is dropped, not queued.
-        expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first).to_be_attached(timeout=60_000)
-        cell.click()
-        page.keyboard.press("Shift+Enter")
+        # A cell run before the kernel is ready is dropped, not queued. Notebook 7 has no status bar.
+        if front_end == "jupyterlab":
+            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=60_000)
+        else:
+            expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first).to_be_attached(timeout=60_000)
+        for attempt in range(3):  # the indicator can say idle a moment before the kernel takes requests
+            cell.click()
+            page.keyboard.press("Shift+Enter")
+            try:
+                expect(page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first).not_to_have_text("[ ]:", timeout=10_000)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
     dashboard = page.locator(".jp-OutputArea-output .mlnb-panel").first
     dashboard.wait_for(timeout=90_000)
     return dashboard
