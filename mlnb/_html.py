@@ -3,7 +3,7 @@
 Two shapes cover everything mlnb shows: a *card* (one object: a title over a two-column
 table of fields) and a *table* (a list of objects: a header row and one row each). Values
 are escaped unless they are :class:`Markup`, which the helpers below (:func:`state`,
-:func:`code`, :func:`pre`, :func:`details`, :func:`image`) produce. Wide tables scroll
+:func:`code`, :func:`link`, :func:`pre`, :func:`details`, :func:`image`) produce. Wide tables scroll
 inside the cell instead of widening it.
 """
 
@@ -14,10 +14,12 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mlnb._links import browser_link
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Markup", "card", "code", "details", "frame", "image", "outcome", "pre", "state", "table"]
+__all__ = ["Markup", "card", "code", "details", "frame", "image", "link", "outcome", "pre", "state", "table"]
 
 _STATE_COLOURS = {
     "Healthy": "green",
@@ -99,6 +101,11 @@ def _coloured(text: str, colour: str) -> Markup:
 def code(text: str) -> Markup:
     """Inline monospace text (a URI, a path, an id)."""
     return Markup(f"<code>{html.escape(text)}</code>")
+
+
+def link(uri: str) -> Markup:
+    """A service URI, shown as it is, linked to where this browser reaches it (see :mod:`mlnb._links`)."""
+    return Markup(f"<a class='mlnb-mono' href='{html.escape(browser_link(uri))}' target='_blank'><code>{html.escape(uri)}</code></a>")
 
 
 def pre(text: str, *, max_height_em: int = 20) -> Markup:

@@ -89,6 +89,9 @@ COMMANDS: dict[tuple[str, str], Kind] = {
     ("docs/development.md", "export MLNB_BASE_IMAGE=$(.ci/base-image)"): skip(
         "needs a Docker engine and root, and builds an image; .ci/run runs it, tests/ci test its mirror lookup"
     ),
+    ("docs/development.md", ".venv/bin/python tools/screenshots.py"): skip(
+        "a Docker build and JupyterLab in Chromium, minutes; it writes docs/images/ (run by hand, see the document)"
+    ),
     ("docs/kubernetes.md", "kubectl apply -k k8s/diabetes"): _NEEDS_CLUSTER,
     ("docs/kubernetes.md", "kubectl rollout status deployment/diabetes"): _NEEDS_CLUSTER,
     ("docs/kubernetes.md", "kubectl port-forward service/diabetes 8080:80"): _NEEDS_CLUSTER,

@@ -29,7 +29,9 @@ from mlnb.registry import Model
 _PROBE = """
 import json, sys
 from mlnb.serving.entry_script import load_entry_script
+from mlnb.serving.shim import install_azureml_shim
 from mlnb.serving.swagger import build_swagger
+install_azureml_shim()  # as the server does: the seed's scripts import azureml.contrib.services
 script = load_entry_script(sys.argv[1])
 definitions = build_swagger(2, title="check", schema=script.schema, secured=False).get("definitions", {})
 print(json.dumps({"mode": script.mode.value, "input": definitions.get("ServiceInput"),

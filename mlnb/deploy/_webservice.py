@@ -435,8 +435,8 @@ class Webservice:
             ("state", _html.state(state)),
             ("backend", record.backend),
             ("models", ", ".join(record.spec["models"])),
-            ("scoring URI", _html.code(_uri(record, "/score"))),
-            ("swagger URI", _html.code(_uri(record, "/swagger.json"))),
+            ("scoring URI", _html.link(_uri(record, "/score"))),
+            ("swagger URI", _html.link(_uri(record, "/swagger.json"))),
             ("auth", "key required" if record.keys is not None else "off"),
         ]
         if _reachable_from(record) != _THIS_MACHINE:
@@ -476,7 +476,7 @@ class ServiceList(list[Webservice]):
         return service.name, state, record.backend, record.port, ", ".join(record.spec["models"]), _uri(record, "/score")
 
     def _repr_html_(self) -> str:
-        rows = ((name, _html.state(state), *rest) for name, state, *rest in self.rows())
+        rows = ((name, _html.state(state), *rest, _html.link(uri) if uri else "") for name, state, *rest, uri in self.rows())
         return _html.table(self._COLUMNS, rows, empty="no services deployed")
 
 

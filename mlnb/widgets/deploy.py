@@ -9,6 +9,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from mlnb._facade import Model
+from mlnb._links import browser_link
 from mlnb.config import InferenceConfig, LocalWebservice, backend_names
 from mlnb.deploy import Webservice
 from mlnb.errors import DeploymentTimeout, InvalidConfiguration
@@ -252,7 +253,7 @@ class DeployPanel(widgets.HBox):
 def _uris_html(service: Webservice) -> str:
     rows = [("scoring", service.scoring_uri), ("swagger", service.swagger_uri)]
     links = "".join(
-        f"<div>{label} <a class='mlnb-mono' href='{html.escape(uri)}' target='_blank'>{html.escape(uri)}</a></div>"
+        f"<div>{label} <a class='mlnb-mono' href='{html.escape(browser_link(uri))}' target='_blank'>{html.escape(uri)}</a></div>"
         for label, uri in rows
     )
     return f"<div class='mlnb-ok'>&#x2714; {html.escape(service.name)} is Healthy</div>{links}"

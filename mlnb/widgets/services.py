@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from mlnb import _html
 from mlnb.deploy import ServiceList, Webservice
 from mlnb.registry import Workspace
 from mlnb.widgets._background import Background, Ticker, error_html
@@ -94,7 +95,7 @@ class ServicesPanel(widgets.VBox):
                 widgets.HTML(f"<span class='mlnb-replicas'>{html.escape(replicas)}</span>"),
                 widgets.HTML(str(port)),
                 widgets.HTML(f"<span class='mlnb-mono' style='overflow-wrap:anywhere'>{html.escape(models)}</span>"),
-                widgets.HTML(f"<span class='mlnb-mono'>{html.escape(uri)}</span>"),
+                widgets.HTML(_html.link(uri) if uri else ""),
                 self._undeploy_button(name),
             ]
         if not rows:

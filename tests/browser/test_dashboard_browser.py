@@ -1,12 +1,13 @@
-"""The dashboard in a real browser: JupyterLab on 127.0.0.1, driven by headless Chromium.
+"""The dashboard in a real browser: JupyterLab, Notebook 7 and Voila on 127.0.0.1, driven by headless Chromium.
 
-It opens a notebook that runs ``%mlnb``, waits for the dashboard to render, fills in the
-deploy form and clicks *Deploy* (process backend), sees the service become Healthy, and
-takes a screenshot. Set ``MLNB_UPDATE_SCREENSHOT=1`` to also write it to
+It opens a notebook that runs ``%mlnb`` (Voila runs it as the page loads), waits for the
+dashboard to render, fills in the deploy form and clicks *Deploy* (process backend), sees
+the service become Healthy with the newest log line in view, sends a test request, and
+takes a screenshot. With JupyterLab, set ``MLNB_UPDATE_SCREENSHOT=1`` to also write it to
 ``docs/images/dashboard.png`` (the README's picture); otherwise it stays in the test's
 temporary folder, so a test run leaves the checkout clean.
 
-Without Debian's ``chromium``, ``jupyterlab`` or ``playwright`` the test skips with the
+Without Debian's ``chromium``, ``jupyterlab``, ``notebook``, ``voila`` or ``playwright`` the test skips with the
 reason; CI sets ``MLNB_REQUIRE_BROWSER=1`` (see ``.ci/run``), which makes that a failure.
 """
 
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.browser
 def _missing() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"Debian's chromium is not installed ({CHROMIUM}): apt-get install -y chromium"
-    for module in ("jupyterlab", "playwright"):
+    for module in ("jupyterlab", "notebook", "voila", "playwright"):
         if importlib.util.find_spec(module) is None:
             return f"the {module} package is not installed: pip install -e '.[dev]'"
     return None
@@ -80,9 +81,39 @@ def project(tmp_path, diabetes_model_file, seed_score_script) -> Iterator[Worksp
         service.delete()
 
 
-@pytest.fixture()
-def jupyterlab(project, tmp_path_factory) -> Iterator[str]:
-    """JupyterLab serving the project folder with a dashboard notebook; its URL."""
+FRONT_ENDS = ("jupyterlab", "notebook", "voila")
+
+
+def _command(front_end: str, root: Path, port: int, state: Path) -> list[str]:
+    if front_end == "voila":
+        return [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}", "--token=",
+                str(root / "dashboard.ipynb")]
+    command = [
+        sys.executable, "-m", front_end, "--no-browser", "--allow-root",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+    ]
+    if front_end == "jupyterlab":
+        command += [f"--LabApp.workspaces_dir={state / 'workspaces'}", f"--LabApp.user_settings_dir={state / 'settings'}"]
+    return command
+
+
+def _answers(front_end: str, url: str) -> bool:
+    """Whether the server is up; Voila's pages run the notebook, so for it only the port is probed."""
+    if front_end == "voila":
+        host, _, port = url.rpartition("//")[2].partition(":")
+        with socket.socket() as probe:
+            return probe.connect_ex((host, int(port))) == 0
+    try:
+        return requests.get(f"{url}/api/status", timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.fixture(params=FRONT_ENDS)
+def front_end(request, project, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """JupyterLab, Notebook 7 or Voila serving the project folder with a dashboard notebook: its name and URL."""
+    name = request.param
     root = project.path.parent
     notebook = {
         "cells": [{"cell_type": "code", "execution_count": None, "id": "dashboard", "metadata": {}, "outputs": [],
@@ -92,32 +123,22 @@ def jupyterlab(project, tmp_path_factory) -> Iterator[str]:
         "nbformat_minor": 5,
     }
     (root / "dashboard.ipynb").write_text(json.dumps(notebook))
-    state = tmp_path_factory.mktemp("jupyter")
+    state = tmp_path_factory.mktemp(name)
     port = _free_port()
     environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(state / "runtime"), "JUPYTER_CONFIG_DIR": str(state / "config")}
-    log = open(state / "jupyterlab.log", "wb")
+    log_path = state / f"{name}.log"
+    log = open(log_path, "wb")
     server = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-            f"--LabApp.workspaces_dir={state / 'workspaces'}", f"--LabApp.user_settings_dir={state / 'settings'}",
-        ],
-        env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        _command(name, root, port, state), cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/api/status", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
+        while not _answers(name, url):
             if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not start; see {state / 'jupyterlab.log'}:\n{(state / 'jupyterlab.log').read_text()[-2000:]}")
+                pytest.fail(f"{name} did not start; see {log_path}:\n{log_path.read_text()[-2000:]}")
             time.sleep(0.3)
-        yield url
+        yield name, url
     finally:
         # The whole session: the server and the kernels it started.
         os.killpg(server.pid, signal.SIGTERM)
@@ -127,6 +148,35 @@ def jupyterlab(project, tmp_path_factory) -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
         log.close()
+
+
+def _open_dashboard(page, front_end: str, url: str):
+    """Open the dashboard notebook as a user of ``front_end`` would, run it, and return the dashboard."""
+    from playwright.sync_api import expect
+
+    if front_end == "voila":
+        page.goto(url)  # Voila runs the notebook and shows its outputs only
+    else:
+        page.goto(f"{url}/{'lab/tree' if front_end == 'jupyterlab' else 'notebooks'}/dashboard.ipynb")
+        cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+        cell.wait_for(timeout=60_000)
+        # A cell run before the kernel is ready is dropped, not queued. Notebook 7 has no status bar.
+        if front_end == "jupyterlab":
+            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=60_000)
+        else:
+            expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first).to_be_attached(timeout=60_000)
+        for attempt in range(3):  # the indicator can say idle a moment before the kernel takes requests
+            cell.click()
+            page.keyboard.press("Shift+Enter")
+            try:
+                expect(page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first).not_to_have_text("[ ]:", timeout=10_000)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+    dashboard = page.locator(".jp-OutputArea-output .mlnb-panel").first
+    dashboard.wait_for(timeout=90_000)
+    return dashboard
 
 
 # The newest line of a log view and whether every box that clips it (the scroll container,
@@ -184,23 +234,16 @@ def _assert_newest_line_shown(log, *, timeout: float = 20) -> dict:
     return seen
 
 
-def test_deploys_from_the_dashboard_in_chromium(project, jupyterlab, tmp_path):
+def test_deploys_from_the_dashboard_in_chromium(project, front_end, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     workspace = project
+    name, url = front_end
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.goto(f"{jupyterlab}/lab/tree/dashboard.ipynb")
-            cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
-            cell.wait_for(timeout=60_000)
-            # A cell run before the kernel is ready is dropped, not queued.
-            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=60_000)
-            cell.click()
-            page.keyboard.press("Shift+Enter")
-            dashboard = page.locator(".jp-OutputArea-output .mlnb-panel").first
-            dashboard.wait_for(timeout=60_000)
+            dashboard = _open_dashboard(page, name, url)
             page.locator(".lm-TabBar-tab", has_text="Deploy").last.click()
             form = page.locator(".mlnb-deploy-name input")
             expect(form).to_be_visible()
@@ -234,5 +277,5 @@ def test_deploys_from_the_dashboard_in_chromium(project, jupyterlab, tmp_path):
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
-    if os.environ.get("MLNB_UPDATE_SCREENSHOT") == "1":
+    if name == "jupyterlab" and os.environ.get("MLNB_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, SCREENSHOT)

@@ -1,6 +1,7 @@
 """notebooks/from_azure_ml_v1.ipynb on the process backend: the Azure v1 notebook's outputs, as Azure printed them.
 
-(test_notebooks.py runs it too, on whatever backend ``auto`` finds: Docker in CI.)
+With no Docker engine (``DOCKER_HOST`` points at nothing), as on Binder; test_notebooks.py runs it
+also on whatever backend ``auto`` finds: Docker in CI.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from test_notebooks import _ThisInterpreterKernelManager
+from test_notebooks import NO_ENGINE, _ThisInterpreterKernelManager
 
 from mlnb import Webservice, Workspace
 
@@ -27,6 +28,7 @@ def _text(cell: nbformat.NotebookNode) -> str:
 def test_the_azure_notebook_runs_with_one_added_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLNB_WORKSPACE", raising=False)
     monkeypatch.setenv("MLNB_AZUREML_BACKEND", "process")
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
     copy = tmp_path / NOTEBOOK.name
     shutil.copy(NOTEBOOK, copy)
     nb = nbformat.read(copy, as_version=4)

@@ -8,6 +8,7 @@ docker-py loads on first use.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from mlnb.config import add_backend_name, remove_backend_name
@@ -75,8 +76,12 @@ def resolve_backend(name: str) -> tuple[Backend, str]:
         return get_backend(name), f"backend: {name}"
     try:
         return get_backend("docker"), "backend: docker (auto: a Docker engine answered)"
-    except DockerUnavailable as error:
-        return get_backend("process"), f"backend: process (auto: {error})"
+    except DockerUnavailable:
+        # The usual case (Binder, a laptop without Docker) is not an error: say what happens, not
+        # docker-py's connection failure; an engine configured but silent is worth naming.
+        host = os.environ.get("DOCKER_HOST")
+        silent = f" (DOCKER_HOST={host} does not answer)" if host else ""
+        return get_backend("process"), f"no Docker engine here: using local processes{silent}"
 
 
 __all__ = [
