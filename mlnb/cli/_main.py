@@ -136,11 +136,22 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _service_list(args: argparse.Namespace) -> int:
+    if args.all:
+        return _service_list_everywhere()
     services = Webservice.list(_workspace(args))
     if not services:
         print("no services deployed")
     for service in services:
         print(f"{service.name:<24} {service.state:<13} {service.backend:<8} {service.scoring_uri}")
+    return 0
+
+
+def _service_list_everywhere() -> int:
+    services = Webservice.list_everywhere()
+    if not services:
+        print("no services deployed in any workspace")
+    for service in services:
+        print(f"{service.name:<24} {service.state:<13} {service.backend:<8} {service.scoring_uri:<32} {service.workspace.path.parent}")
     return 0
 
 
@@ -286,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     service = commands.add_parser("service", help="list, inspect, score and delete services")
     service_commands = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
     service_list = service_commands.add_parser("list", parents=[common], help="list services and their state")
+    service_list.add_argument("--all", action="store_true", help="every service on this machine, across workspaces")
     service_list.set_defaults(handler=_service_list)
     logs = service_commands.add_parser("logs", parents=[common], help="print a service's logs")
     logs.add_argument("name")
