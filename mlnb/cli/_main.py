@@ -15,7 +15,7 @@ from pathlib import Path
 from mlnb._facade import Model
 from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
 from mlnb.deploy import Webservice
-from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError
+from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError, PortInUse, ProfileFailed
 from mlnb.registry import Workspace, parse_model_id
 
 Handler = Callable[[argparse.Namespace], int]
@@ -126,9 +126,15 @@ def _deployment_config(args: argparse.Namespace) -> DeploymentConfiguration:
 def _deploy(args: argparse.Namespace) -> int:
     workspace = _workspace(args)
     models = [f"{name}:{version}" if version else Model(workspace, name).id for name, version in args.model]
-    service = Model.deploy(
-        workspace, args.name, models, _inference_config(args), _deployment_config(args), overwrite=args.overwrite
-    )
+    try:
+        service = Model.deploy(
+            workspace, args.name, models, _inference_config(args), _deployment_config(args), overwrite=args.overwrite
+        )
+    except PortInUse:
+        if args.port is None or args.dc:
+            raise  # no free port at all, or the --dc file's port: the engine's message says what to do
+        print(f"mlnb: error: port {args.port} is in use by another process; omit --port to pick a free one", file=sys.stderr)
+        return 1
     if not args.no_wait:
         service.wait_for_deployment(show_output=True, timeout_sec=args.timeout)
     print(f"{service.name}: {service.state} {service.scoring_uri}")
@@ -223,7 +229,11 @@ def _profile(args: argparse.Namespace) -> int:
     service = Webservice(_workspace(args), args.name)
     concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
     profile = profile_service(service, args.data, duration_s=args.duration, concurrency=concurrency)
-    profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+    try:
+        profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+    except ProfileFailed:  # wait_for_profiling has just printed the reason: say it failed, not the reason again
+        print(f"mlnb: error: profiling {args.name} failed (the reason is in the line above)", file=sys.stderr)
+        return 1
     print(profile.levels.to_string(index=False))
     print(json.dumps(profile.get_results()))
     return 0
