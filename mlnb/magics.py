@@ -8,7 +8,6 @@ mistake (an unknown service or model, a missing file, a bad option) raises a pla
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import json
@@ -352,13 +351,18 @@ class MlnbMagics(Magics):
 
         with LiveProgress(name, read_log) as progress:
             try:
+                # A running service of that name is switched here, and keeps serving if the switch stops.
                 service = self._deploy_service(workspace, name, models, inference_config, config, port_option)
+            except DeploymentFailed as failure:
+                raise UsageError(progress.fail(failure) + " (the traceback and the log are above)") from None
+            except KeyboardInterrupt:
+                raise _Interrupted(f"interrupted: the new version of {name} was stopped; %services shows what runs") from None
+            try:
                 service.wait_for_deployment(show_output=False)
             except DeploymentFailed as failure:
                 raise UsageError(progress.fail(failure) + " (the traceback and the log are above)") from None
             except KeyboardInterrupt:
-                with contextlib.suppress(ServiceNotFound):
-                    Webservice(workspace, name).delete()
+                service.delete()
                 raise _Interrupted(f"interrupted: service {name} was removed") from None
             progress.finish("Healthy", service.scoring_uri)
         return service

@@ -388,3 +388,18 @@ def test_score_script_service_must_run_that_file(shell: InteractiveShell, seed_s
     with pytest.raises(UsageError, match="^service other runs .*score.py, not .*elsewhere.py: write the cell to that file"):
         shell.run_cell_magic("score_script", f"{tmp_path / 'elsewhere.py'} --service other", seed_score_script)
     assert not (tmp_path / "elsewhere.py").exists()
+
+
+def test_interrupting_a_deploy_with_a_progress_line_ends_it_cancelled(shell: InteractiveShell, tmp_path: Path) -> None:
+    shell.magics_manager.registry["MlnbMagics"].progress = "line"
+    (tmp_path / "slow.py").write_text("import time\n\ndef init():\n    time.sleep(60)\n\ndef run(data):\n    return data\n")
+    timer = _interrupt_after(3)
+    with capture_output(display=True) as captured:
+        result = shell.run_cell(f"%deploy slowline --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
+    timer.cancel()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert captured.stdout.rstrip().splitlines()[-1] == "KeyboardInterrupt: interrupted: service slowline was removed"
+    new, texts = _progress_outputs(captured.outputs)
+    assert len(new) == 1 and texts[-1].startswith("slowline: Cancelled after ") and "interrupted during " in texts[-1]
+    workspace = Workspace(shell.magics_manager.registry["MlnbMagics"].workspace + "/.mlnb")
+    assert Webservice.list(workspace) == []
