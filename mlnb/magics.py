@@ -26,8 +26,8 @@ from traitlets import Enum, Int, Unicode
 
 from mlnb._facade import Model
 from mlnb.client import ScoreResult, score
-from mlnb.config import InferenceConfig, LocalWebservice
-from mlnb.deploy import ScriptCheck, ServiceList, Webservice, check_entry_script
+from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
+from mlnb.deploy import LiveProgress, ScriptCheck, ServiceList, Webservice, check_entry_script, in_notebook
 from mlnb.errors import (
     DeploymentFailed,
     MlnbError,
@@ -122,6 +122,10 @@ class MlnbMagics(Magics):
     ).tag(config=True)
     port = Int(0, help="Host port for %deploy when --port is not given; 0 picks a free one.").tag(config=True)
     log_lines = Int(200, help="Lines %logs shows when --tail is not given.").tag(config=True)
+    progress = Enum(
+        ["auto", "line", "log"], default_value="auto",
+        help="What %deploy shows while it waits: one line updated in place, the whole log, or 'auto' (the line in a Jupyter kernel).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -129,6 +133,8 @@ class MlnbMagics(Magics):
         self._dashboard: Any = None
         # The last payload %score sent to each service that answered 200: %profile's fallback sample.
         self._last_request: dict[str, Any] = {}
+        # The entry script text each service serves, after a %%score_script --service reload: what a failed one goes back to.
+        self._serving_script: dict[str, str] = {}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -190,6 +196,7 @@ class MlnbMagics(Magics):
     @argument("filename", nargs="?", default="score.py", help="file to write (default score.py)")
     @argument("--model", help="NAME[:VERSION] of a registered model to test against")
     @argument("--test", help="JSON payload (or a variable name) to send once, with --model")
+    @argument("--service", metavar="SVC", help="a deployed service running this file: reload it with the new script")
     @cell_magic
     @_user_errors
     def score_script(self, line: str, cell: str) -> ScriptCheck:
@@ -198,19 +205,66 @@ class MlnbMagics(Magics):
         It checks that the script parses and defines init() and run(), and reports the
         input mode and, for @input_schema scripts, the schema. With --model and --test it
         runs init() and run() once in a fresh process against that model.
+
+        With --service SVC (a service whose entry script is this file) it then reloads SVC
+        with the new script and sends it the last request %score sent it. If the new script
+        fails to start, or answers that request with an error, the old one keeps serving.
         """
         args = parse_argstring(self.score_script, line)
         if (args.model is None) != (args.test is None):
             raise UsageError("--model and --test go together: --model NAME[:VERSION] --test PAYLOAD")
         path = Path(args.filename).expanduser()
+        service = self._service(args.service) if args.service else None
+        if service is not None and service.entry_script != path.resolve():
+            raise UsageError(f"service {service.name} runs {service.entry_script}, not {path.resolve()}: "
+                             f"write the cell to that file, or deploy this one with %deploy")
+        previous = self._serving_script.get(service.name) if service is not None else None
+        if service is not None and previous is None and path.is_file():
+            previous = path.read_text()  # what the service was deployed with, as far as this kernel knows
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cell)
         print(f"Wrote {path}")
         if args.model is None:
-            return check_entry_script(path)
-        payload = self._payload(args.test)
-        body = payload if isinstance(payload, str) else json.dumps(payload)
-        return check_entry_script(path, model=self._model(args.model), payload=body)
+            check = check_entry_script(path)
+        else:
+            payload = self._payload(args.test)
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            check = check_entry_script(path, model=self._model(args.model), payload=body)
+        if service is not None:
+            self._reload_script(service, path, previous, cell)
+        return check
+
+    def _reload_script(self, service: Webservice, path: Path, previous: str | None, new: str) -> None:
+        """Reload ``service`` with the script just written, then send it the last request.
+
+        The lifecycle switches only to a server whose ``init()`` succeeded, so a script that
+        fails to start leaves the old one serving (and raises here). A script that answers
+        the last request with an error is switched back to ``previous`` (the script it
+        served before); the file keeps the cell's text.
+        """
+        if previous is not None:
+            self._serving_script[service.name] = previous  # still serving if the reload fails
+        service.reload()
+        self._serving_script[service.name] = new
+        if service.name not in self._last_request:
+            print(f"reloaded {service.name}; send it a request with %score {service.name} PAYLOAD")
+            return
+        result = score(service, self._last_request[service.name])
+        if result.ok:
+            print(f"reloaded {service.name}: the last request answered {result.status} in {result.latency_ms:.0f} ms")
+            return
+        display(result)
+        reason = result.message.strip().partition("\n")[0][:200]
+        if previous is None:
+            raise UsageError(f"the new script answered {result.status} to the last request ({reason}); see %logs {service.name}")
+        path.write_text(previous)
+        try:
+            service.reload()
+            self._serving_script[service.name] = previous
+        finally:
+            path.write_text(new)
+        raise UsageError(f"the new script answered {result.status} to the last request ({reason}), so {service.name} "
+                         f"runs the old script again; see %logs {service.name}")
 
     @magic_arguments()
     @argument("name", help="model name")
@@ -277,15 +331,9 @@ class MlnbMagics(Magics):
             init_swarm=args.init_swarm,
             collect_data=args.collect,
         )
-        try:
-            service = Model.deploy(workspace, args.name, models, inference_config, config, overwrite=True)
-        except NotInSwarm as refusal:
-            raise UsageError(_swarm_hint(refusal)) from None
-        except PortInUse:
-            if config.port is None:
-                raise  # no free port at all: the engine's message says what to do
-            where = "omit --port" if args.port is not None else "set %config MlnbMagics.port = 0"
-            raise UsageError(f"port {config.port} is in use by another process; {where} to pick a free one") from None
+        if not args.no_wait and (self.progress == "line" or self.progress == "auto" and in_notebook()):
+            return self._deploy_with_progress(workspace, args.name, models, inference_config, config, args.port)
+        service = self._deploy_service(workspace, args.name, models, inference_config, config, args.port)
         if args.no_wait:
             return service
         try:
@@ -295,6 +343,49 @@ class MlnbMagics(Magics):
         except KeyboardInterrupt:
             service.delete()
             raise _Interrupted(f"interrupted: service {args.name} was removed") from None
+        return service
+
+    @staticmethod
+    def _deploy_service(
+        workspace: Workspace, name: str, models: list[Model], inference_config: InferenceConfig | None,
+        config: DeploymentConfiguration, port_option: int | None,
+    ) -> Webservice:
+        """``Model.deploy``, with a taken port and a missing swarm worded in the magic's options."""
+        try:
+            return Model.deploy(workspace, name, models, inference_config, config, overwrite=True)
+        except NotInSwarm as refusal:
+            raise UsageError(_swarm_hint(refusal)) from None
+        except PortInUse:
+            if config.port is None:
+                raise  # no free port at all: the engine's message says what to do
+            where = "omit --port" if port_option is not None else "set %config MlnbMagics.port = 0"
+            raise UsageError(f"port {config.port} is in use by another process; {where} to pick a free one") from None
+
+    def _deploy_with_progress(
+        self, workspace: Workspace, name: str, models: list[Model], inference_config: InferenceConfig | None,
+        config: DeploymentConfiguration, port_option: int | None,
+    ) -> Webservice:
+        """Deploy and wait, showing one progress line updated in place (the full log under it at the end)."""
+
+        def read_log() -> str:
+            return Webservice(workspace, name).get_logs()
+
+        with LiveProgress(name, read_log) as progress:
+            try:
+                # A running service of that name is switched here, and keeps serving if the switch stops.
+                service = self._deploy_service(workspace, name, models, inference_config, config, port_option)
+            except DeploymentFailed as failure:
+                raise UsageError(progress.fail(failure) + " (the traceback and the log are above)") from None
+            except KeyboardInterrupt:
+                raise _Interrupted(f"interrupted: the new version of {name} was stopped; %services shows what runs") from None
+            try:
+                service.wait_for_deployment(show_output=False)
+            except DeploymentFailed as failure:
+                raise UsageError(progress.fail(failure) + " (the traceback and the log are above)") from None
+            except KeyboardInterrupt:
+                service.delete()
+                raise _Interrupted(f"interrupted: service {name} was removed") from None
+            progress.finish("Healthy", service.scoring_uri)
         return service
 
     @line_cell_magic
@@ -400,10 +491,14 @@ class MlnbMagics(Magics):
         except KeyboardInterrupt:
             pass  # stopping to follow is how --follow ends
 
+    @magic_arguments()
+    @argument("--all", action="store_true", help="every service on this machine, across workspaces (they outlive kernels)")
     @line_magic
     @_user_errors
     def services(self, line: str) -> ServiceList:
         """The services of the workspace, as a table (``.to_dataframe()`` for a DataFrame)."""
+        if parse_argstring(self.services, line).all:
+            return Webservice.list_everywhere()
         return Webservice.list(self._workspace())
 
     @line_magic

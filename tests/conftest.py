@@ -70,6 +70,21 @@ _REMOVED_IMAGES = pytest.StashKey[int]()
 
 
 @pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private ``XDG_STATE_HOME`` for the session: the per-user index of workspaces with
+    services (``Webservice.list_everywhere``) is written there, not in the user's home.
+    Subprocesses (the CLI, kernels) inherit it."""
+    folder = tmp_path_factory.mktemp("state-home")
+    old = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
 def session_images(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[None]:
     """At the end of the session, remove the images mlnb built for this session's workspaces.
 

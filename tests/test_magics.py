@@ -15,6 +15,7 @@ import psutil
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import RichOutput, capture_output
 
 import mlnb
 from mlnb import Model, Webservice, Workspace
@@ -321,3 +322,90 @@ def test_a_new_dashboard_replaces_the_last(shell: InteractiveShell) -> None:
         time.sleep(0.05)
     assert refreshers() == before + 1
     second.close()
+
+
+def _progress_outputs(captured: list[RichOutput]) -> tuple[list[RichOutput], list[str]]:
+    """The display outputs that are new elements, and the text of every redraw in order."""
+    return [output for output in captured if not output.update], [output.data["text/plain"] for output in captured]
+
+
+def test_deploy_shows_one_progress_line_updated_in_place(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    magics = shell.magics_manager.registry["MlnbMagics"]
+    magics.progress = "line"  # what a Jupyter kernel gets by default; this shell is not one
+    with capture_output(display=True) as captured:
+        service = shell.run_line_magic("deploy", "linesvc --model sklearn_regression_model --entry-script score.py")
+    outputs = captured.outputs
+    new, texts = _progress_outputs(outputs)
+    assert service.state == "Healthy"
+    assert len(new) == 1, texts  # one element in the cell, redrawn in place
+    assert all(len(text.splitlines()) == 1 for text in texts)  # each redraw is one line
+    assert texts[-1].startswith("linesvc: Healthy after ") and texts[-1].endswith(service.scoring_uri)
+    final = outputs[-1].data["text/html"]
+    assert "<details><summary>full log (" in final and "%logs linesvc" in final
+    assert "starting the scoring server" in final  # the full log, collapsed under the line
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""  # none of the log is printed
+
+
+def test_a_failing_deploy_shows_the_traceback_under_the_line(shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    shell.magics_manager.registry["MlnbMagics"].progress = "line"
+    (tmp_path / "bad.py").write_text("def init():\n    raise ValueError('no model here')\n\ndef run(data):\n    return data\n")
+    with capture_output(display=True) as captured:
+        with pytest.raises(UsageError, match=r"^service 'badsvc' failed: .* \(the traceback and the log are above\)$"):
+            shell.run_line_magic("deploy", f"badsvc --model sklearn_regression_model --entry-script {tmp_path / 'bad.py'}")
+    new, texts = _progress_outputs(captured.outputs)
+    assert len(new) == 1
+    final = texts[-1].splitlines()
+    assert final[0].startswith("badsvc: Failed after ")
+    assert final[1] == "Traceback (most recent call last):" and final[-1] == "ValueError: no model here"
+    assert "<details><summary>full log (" in captured.outputs[-1].data["text/html"]
+    assert capsys.readouterr().out == ""
+
+
+def test_rerunning_score_script_with_service_reloads_it_and_keeps_the_old_one_when_the_new_fails(
+    shell: InteractiveShell, seed_score_script: str, seed_payload: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = shell.run_line_magic("deploy", "inner --model sklearn_regression_model --entry-script score.py")
+    before = shell.run_cell_magic("score", "inner", json.dumps(seed_payload)).body  # the last request, for the smoke test
+    capsys.readouterr()
+
+    broken = seed_score_script.replace("def init():", "def init():\n    raise ValueError('the weights moved')")
+    assert not shell.run_cell(f"%%score_script score.py --service inner\n{broken}").success
+    shown = capsys.readouterr().err
+    assert "ValueError: the weights moved" in shown  # the cause, from the new server's init() traceback
+    assert "the old one is still serving" in shown.rstrip().splitlines()[-1]
+    assert service.run(seed_payload) == before  # the old script answers
+
+    failing_run = seed_score_script.replace("return result.tolist()", "raise RuntimeError('oops')")
+    assert not shell.run_cell(f"%%score_script score.py --service inner\n{failing_run}").success
+    last = capsys.readouterr().err.rstrip().splitlines()[-1]
+    assert "the new script answered 500 to the last request" in last and "runs the old script again" in last
+    assert service.run(seed_payload) == before and Path("score.py").read_text() == failing_run  # the file keeps the cell
+
+    doubled = seed_score_script.replace("return result.tolist()", "return (result * 2).tolist()")
+    assert doubled != seed_score_script
+    shell.run_cell_magic("score_script", "score.py --service inner", doubled)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("reloaded inner: the last request answered 200 in ")
+    assert service.run(seed_payload) == [2 * value for value in before]
+
+
+def test_score_script_service_must_run_that_file(shell: InteractiveShell, seed_score_script: str, tmp_path: Path) -> None:
+    shell.run_line_magic("deploy", "other --model sklearn_regression_model --entry-script score.py")
+    with pytest.raises(UsageError, match="^service other runs .*score.py, not .*elsewhere.py: write the cell to that file"):
+        shell.run_cell_magic("score_script", f"{tmp_path / 'elsewhere.py'} --service other", seed_score_script)
+    assert not (tmp_path / "elsewhere.py").exists()
+
+
+def test_interrupting_a_deploy_with_a_progress_line_ends_it_cancelled(shell: InteractiveShell, tmp_path: Path) -> None:
+    shell.magics_manager.registry["MlnbMagics"].progress = "line"
+    (tmp_path / "slow.py").write_text("import time\n\ndef init():\n    time.sleep(60)\n\ndef run(data):\n    return data\n")
+    timer = _interrupt_after(3)
+    with capture_output(display=True) as captured:
+        result = shell.run_cell(f"%deploy slowline --model sklearn_regression_model --entry-script {tmp_path / 'slow.py'}")
+    timer.cancel()
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert captured.stdout.rstrip().splitlines()[-1] == "KeyboardInterrupt: interrupted: service slowline was removed"
+    new, texts = _progress_outputs(captured.outputs)
+    assert len(new) == 1 and texts[-1].startswith("slowline: Cancelled after ") and "interrupted during " in texts[-1]
+    workspace = Workspace(shell.magics_manager.registry["MlnbMagics"].workspace + "/.mlnb")
+    assert Webservice.list(workspace) == []

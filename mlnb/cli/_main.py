@@ -16,7 +16,7 @@ from mlnb._facade import Model
 from mlnb.cli._data import add_data_command
 from mlnb.config import DeploymentConfiguration, InferenceConfig, LocalWebservice
 from mlnb.deploy import Webservice
-from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError, NotInSwarm
+from mlnb.errors import InvalidConfiguration, InvalidModelName, MlnbError, NotInSwarm, PortInUse, ProfileFailed
 from mlnb.registry import Workspace, parse_model_id
 
 Handler = Callable[[argparse.Namespace], int]
@@ -135,6 +135,11 @@ def _deploy(args: argparse.Namespace) -> int:
         )
     except NotInSwarm as refusal:
         raise NotInSwarm(str(refusal).replace("pass init_swarm=True", "add --init-swarm")) from None
+    except PortInUse:
+        if args.port is None or args.dc:
+            raise  # no free port at all, or the --dc file's port: the engine's message says what to do
+        print(f"mlnb: error: port {args.port} is in use by another process; omit --port to pick a free one", file=sys.stderr)
+        return 1
     if not args.no_wait:
         service.wait_for_deployment(show_output=True, timeout_sec=args.timeout)
     print(f"{service.name}: {service.state} {service.scoring_uri}")
@@ -142,11 +147,22 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _service_list(args: argparse.Namespace) -> int:
+    if args.all:
+        return _service_list_everywhere()
     services = Webservice.list(_workspace(args))
     if not services:
         print("no services deployed")
     for service in services:
         print(f"{service.name:<24} {service.state:<13} {service.backend:<8} {service.scoring_uri}")
+    return 0
+
+
+def _service_list_everywhere() -> int:
+    services = Webservice.list_everywhere()
+    if not services:
+        print("no services deployed in any workspace")
+    for service in services:
+        print(f"{service.name:<24} {service.state:<13} {service.backend:<8} {service.scoring_uri:<32} {service.workspace.path.parent}")
     return 0
 
 
@@ -241,7 +257,11 @@ def _profile(args: argparse.Namespace) -> int:
     service = Webservice(_workspace(args), args.name)
     concurrency = parse_concurrency(args.concurrency) if args.concurrency else None
     profile = profile_service(service, args.data, duration_s=args.duration, concurrency=concurrency)
-    profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+    try:
+        profile.wait_for_profiling(show_output=True)  # Ctrl-C there stops the load and re-raises
+    except ProfileFailed:  # wait_for_profiling has just printed the reason: say it failed, not the reason again
+        print(f"mlnb: error: profiling {args.name} failed (the reason is in the line above)", file=sys.stderr)
+        return 1
     print(profile.levels.to_string(index=False))
     print(json.dumps(profile.get_results()))
     return 0
@@ -319,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     service = commands.add_parser("service", help="list, inspect, score and delete services; export their data")
     service_commands = service.add_subparsers(dest="service_command", metavar="ACTION", required=True)
     service_list = service_commands.add_parser("list", parents=[common], help="list services and their state")
+    service_list.add_argument("--all", action="store_true", help="every service on this machine, across workspaces")
     service_list.set_defaults(handler=_service_list)
     logs = service_commands.add_parser("logs", parents=[common], help="print a service's logs")
     logs.add_argument("name")

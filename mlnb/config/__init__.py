@@ -14,7 +14,7 @@ from mlnb.config._deployment import DeploymentConfiguration, LocalWebservice, ch
 from mlnb.config._environment import Environment, read_requirements_file
 from mlnb.config._inference import InferenceConfig
 from mlnb.config._nocode import no_code_inference_config
-from mlnb.config._source import iter_source_files
+from mlnb.config._source import iter_source_files, large_source_warning
 from mlnb.registry import ResourceConfiguration
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "check_registry",
     "infer_dependencies",
     "iter_source_files",
+    "large_source_warning",
     "no_code_inference_config",
     "read_requirements_file",
     "remove_backend_name",

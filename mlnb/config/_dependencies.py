@@ -4,7 +4,9 @@ Without an environment, a deployment should still just work, with the same libra
 versions the notebook used: a model pickled with scikit-learn 1.5 must load with 1.5,
 the classic failure of hand-made images. So :func:`infer_dependencies`
 
-1. parses the imports of every Python file in the source directory (without running it),
+1. parses the imports of the entry script and of the source directory's modules it
+   imports, directly or through each other (its import closure; without an entry script,
+   of every Python file in the source directory), without running anything,
 2. drops the standard library and the source directory's own modules,
 3. reads the modules that the models' pickles (and joblib files) refer to, so a joblib'd
    estimator pulls in scikit-learn even when the script only imports joblib,
@@ -34,7 +36,7 @@ import pickletools
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -106,7 +108,9 @@ class InferredDependencies:
         return f"<p>Inferred requirements:</p><ul>{items}</ul>{notes_html}"
 
 
-def infer_dependencies(source_directory: str | Path, *, artifacts: Iterable[str | Path] = ()) -> InferredDependencies:
+def infer_dependencies(
+    source_directory: str | Path, *, artifacts: Iterable[str | Path] = (), entry_script: str | Path | None = None
+) -> InferredDependencies:
     """Infer pinned pip requirements from a source directory's imports and model pickles.
 
     Nothing is imported or unpickled: sources are parsed with :mod:`ast`, pickles are
@@ -116,6 +120,9 @@ def infer_dependencies(source_directory: str | Path, *, artifacts: Iterable[str 
         source_directory: the folder shipped with the service.
         artifacts: model files or folders; pickle and joblib files among them (plain or
             gzip/zlib/bz2/xz-compressed) are read for the modules their objects need.
+        entry_script: the entry script, relative to ``source_directory``: only it and the
+            modules of the folder it imports (transitively) are read, so a training script
+            or a notebook helper beside it adds nothing. None: every Python file is read.
 
     Returns:
         The requirements, pinned to the versions installed in this environment, and notes.
@@ -124,14 +131,19 @@ def infer_dependencies(source_directory: str | Path, *, artifacts: Iterable[str 
     notes: list[str] = []
     local = set()
     imported: dict[str, _Use] = {}
-    files = list(iter_source_files(root))
-    for relative in files:
-        if relative.suffix == ".py":
-            local.add(relative.stem)
-            local.update(part for part in relative.parent.parts)
-    for relative in files:
-        if relative.suffix == ".py":
+    python_files = [relative for relative in iter_source_files(root) if relative.suffix == ".py"]
+    for relative in python_files:
+        local.add(relative.stem)
+        local.update(part for part in relative.parent.parts)
+    if entry_script is None:
+        for relative in python_files:
             _collect_imports(root / relative, relative.as_posix(), imported, notes)
+    else:
+        read = _import_closure(root, Path(entry_script), set(python_files), imported, notes)
+        others = sorted(relative.as_posix() for relative in set(python_files) - read)
+        if others:
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            notes.append(f"not read, as {Path(entry_script).as_posix()} does not import them: {shown}")
     for artifact in artifacts:
         _collect_pickle_globals(Path(artifact), imported, notes)
 
@@ -252,13 +264,62 @@ def _catches_import_error(handler_type: ast.expr | None) -> bool:
     return any(getattr(n, "id", getattr(n, "attr", None)) in ("ImportError", "ModuleNotFoundError", "Exception") for n in names)
 
 
-def _collect_imports(path: Path, where: str, imported: dict[str, _Use], notes: list[str]) -> None:
+def _collect_imports(path: Path, where: str, imported: dict[str, _Use], notes: list[str]) -> ast.Module | None:
     try:
         tree = ast.parse(path.read_bytes(), filename=where)
     except (SyntaxError, ValueError, OSError) as exc:
         notes.append(f"{where} skipped: it does not parse ({type(exc).__name__})")
-        return
+        return None
     _ImportVisitor(where, imported).visit(tree)
+    return tree
+
+
+def _import_closure(root: Path, entry: Path, files: set[Path], imported: dict[str, _Use], notes: list[str]) -> set[Path]:
+    """Read the imports of ``entry`` and of the files among ``files`` it imports, transitively.
+
+    A module resolves against the source directory and the entry script's folder (both
+    are on ``sys.path`` in a service); a package's ``__init__.py`` counts as imported with
+    any of its modules. Returns the files read.
+    """
+    bases = [(), entry.parent.parts] if entry.parent.parts else [()]
+    read: set[Path] = set()
+    queue = [entry]
+    while queue:
+        relative = queue.pop()
+        if relative in read:
+            continue
+        read.add(relative)
+        tree = _collect_imports(root / relative, relative.as_posix(), imported, notes)
+        if tree is None:
+            continue
+        for parts, relative_import in _imported_paths(tree, relative):
+            for base in [()] if relative_import else bases:
+                queue.extend(_local_files((*base, *parts), files))
+    return read
+
+
+def _imported_paths(tree: ast.Module, relative: Path) -> Iterator[tuple[tuple[str, ...], bool]]:
+    """The module paths a file imports, as folder parts, and whether each import was relative."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield tuple(alias.name.split(".")), False
+        elif isinstance(node, ast.ImportFrom):
+            if node.level - 1 > len(relative.parent.parts):
+                continue  # above the source directory
+            package = relative.parent.parts[: len(relative.parent.parts) - (node.level - 1)] if node.level else ()
+            module = (*package, *(node.module.split(".") if node.module else ()))
+            yield module, bool(node.level)
+            for alias in node.names:  # `from pkg import mod` imports a module too
+                yield (*module, alias.name), bool(node.level)
+
+
+def _local_files(parts: tuple[str, ...], files: set[Path]) -> list[Path]:
+    """The files of the source directory that importing ``parts`` loads (packages' ``__init__.py`` on the way)."""
+    found = [Path(*parts[:depth], "__init__.py") for depth in range(1, len(parts) + 1)]
+    if parts:
+        found.append(Path(*parts[:-1], parts[-1] + ".py"))
+    return [path for path in found if path in files]
 
 
 def _collect_pickle_globals(artifact: Path, imported: dict[str, _Use], notes: list[str]) -> None:

@@ -2,6 +2,14 @@
 
 Dependency inference and the build context must see the same files, so both walk a
 source directory through :func:`iter_source_files`.
+
+Besides the names that never ship (:data:`EXCLUDED_NAMES`), the ignore files at the root
+of the source directory leave files out, in gitignore syntax: ``.amlignore`` (Azure ML's),
+or ``.gitignore`` when there is no ``.amlignore`` (Azure's rule: the first replaces the
+second), plus ``.mlnbignore``. The patterns are matched by ``pathspec``'s
+``GitIgnoreSpec``, which implements git's own rules (negation, ``**``, anchoring,
+directory-only patterns and their precedence): subtle enough that a hand-written matcher
+would disagree with git on some file, and a user writes these files for git first.
 """
 
 from __future__ import annotations
@@ -9,6 +17,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from pathspec import GitIgnoreSpec
 
 # Never part of a service: caches, VCS data and mlnb's own workspace, which can be
 # large and would otherwise land in every image. Virtual environments are recognised
@@ -22,8 +32,29 @@ EXCLUDED_NAMES = frozenset(
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
+#: Ignore files read at the root of a source directory, in gitignore syntax.
+IGNORE_FILES = (".amlignore", ".gitignore", ".mlnbignore")
+
+
+def ignore_spec(root: Path) -> GitIgnoreSpec | None:
+    """The patterns of the source directory's ignore files; None when it has none.
+
+    ``.amlignore`` replaces ``.gitignore`` when both exist (as in Azure ML);
+    ``.mlnbignore`` always adds to them.
+    """
+    amlignore, gitignore, mlnbignore = (root / name for name in IGNORE_FILES)
+    lines: list[str] = []
+    for path in (amlignore if amlignore.is_file() else gitignore, mlnbignore):
+        if path.is_file():
+            lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return GitIgnoreSpec.from_lines(lines) if any(line.strip() and not line.startswith("#") for line in lines) else None
+
+
 def iter_source_files(root: Path) -> Iterator[Path]:
     """Yield the files under ``root`` that ship with a service, sorted, relative to ``root``.
+
+    Left out: :data:`EXCLUDED_NAMES`, compiled files, virtual environments and what the
+    ignore files (:data:`IGNORE_FILES`) match.
 
     Args:
         root: the source directory.
@@ -31,12 +62,50 @@ def iter_source_files(root: Path) -> Iterator[Path]:
     Returns:
         An iterator of relative paths, in a stable order.
     """
+    spec = ignore_spec(root)
     for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in EXCLUDED_NAMES and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
-        )
         base = Path(directory).relative_to(root)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in EXCLUDED_NAMES and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
+            and not (spec is not None and spec.match_file((base / d).as_posix() + "/"))
+        )
         for filename in sorted(filenames):
             if filename in EXCLUDED_NAMES or filename.endswith(EXCLUDED_SUFFIXES):
                 continue
+            if spec is not None and spec.match_file((base / filename).as_posix()):
+                continue
             yield base / filename
+
+
+#: The environment variable that sets :func:`large_source_warning`'s threshold, in MB.
+SOURCE_WARN_ENV = "MLNB_SOURCE_WARN_MB"
+#: The default threshold: a source directory this big usually holds data or models by mistake.
+SOURCE_WARN_MB = 50.0
+
+
+def large_source_warning(root: Path, *, threshold_mb: float | None = None) -> str | None:
+    """A warning naming the size and the biggest files when what ships of ``root`` passes a threshold.
+
+    Args:
+        root: the source directory.
+        threshold_mb: the threshold; default: ``$MLNB_SOURCE_WARN_MB``, else :data:`SOURCE_WARN_MB`.
+            0 or less turns the warning off.
+
+    Returns:
+        One line, or None when the source is smaller.
+    """
+    if threshold_mb is None:
+        threshold_mb = float(os.environ.get(SOURCE_WARN_ENV) or SOURCE_WARN_MB)
+    if threshold_mb <= 0:
+        return None
+    sizes = [(os.lstat(root / relative).st_size, relative.as_posix()) for relative in iter_source_files(root)]
+    total = sum(size for size, _ in sizes)
+    if total <= threshold_mb * 1e6:
+        return None
+    biggest = ", ".join(f"{name} ({size / 1e6:.1f} MB)" for size, name in sorted(sizes, reverse=True)[:3])
+    return (
+        f"the source directory {root} ships {total / 1e6:.1f} MB in {len(sizes)} files (over {threshold_mb:g} MB; "
+        f"biggest: {biggest}); leave out what the service does not need with a .amlignore or .mlnbignore "
+        f"(gitignore syntax), or set {SOURCE_WARN_ENV}"
+    )

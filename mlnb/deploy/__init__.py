@@ -6,11 +6,13 @@ handle, service records, ports, the entry-script check, and the backends that ru
 from __future__ import annotations
 
 from mlnb.deploy._ports import choose_port
+from mlnb.deploy._progress import LiveProgress, in_notebook
 from mlnb.deploy._records import ServiceRecord, validate_service_name
 from mlnb.deploy._script_check import ScriptCheck, check_entry_script
 from mlnb.deploy._webservice import STATES, ServiceList, Webservice, deploy
 
 __all__ = [
+    "LiveProgress",
     "STATES",
     "ScriptCheck",
     "ServiceList",
@@ -19,5 +21,6 @@ __all__ = [
     "check_entry_script",
     "choose_port",
     "deploy",
+    "in_notebook",
     "validate_service_name",
 ]

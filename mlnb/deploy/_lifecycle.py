@@ -394,7 +394,7 @@ def _requirements(inference_config: InferenceConfig, models: list[Model], deploy
         deployment.log(f"[mlnb] environment {environment.name!r}: {', '.join(environment.requirements) or 'no requirements'}")
         return tuple(environment.requirements)
     artifacts = [Path(model.checkout()) for model in models]
-    inferred = infer_dependencies(inference_config.source_directory, artifacts=artifacts)
+    inferred = infer_dependencies(inference_config.source_directory, artifacts=artifacts, entry_script=inference_config.entry_script)
     for line in inferred.log_lines():
         deployment.log(f"[mlnb] {line}")
     deployment.log("[mlnb] (pass InferenceConfig(environment=...) to choose the requirements yourself)")

@@ -33,7 +33,10 @@ def choose_port(requested: int | None, *, reserved: Collection[int] = ()) -> int
     """
     if requested is not None:
         if requested in reserved or not is_free(requested):
-            raise PortInUse(f"port {requested} is in use by another process; pass port=None to pick a free one")
+            raise PortInUse(
+                f"port {requested} is in use by another process; choose another port, or leave port out of "
+                "LocalWebservice.deploy_configuration(...) to pick a free one"
+            )
         return requested
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -6,6 +6,7 @@ service from a fresh kernel or another process.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import re
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlnb.deploy import _index as index
 from mlnb.errors import InvalidConfiguration, ServiceExists, ServiceNotFound
 
 if TYPE_CHECKING:
@@ -115,6 +117,8 @@ def save(workspace: Workspace, record: ServiceRecord) -> ServiceRecord:
                 record.updated_time,
             ),
         )
+    with contextlib.suppress(OSError):  # an unwritable home only costs `--all` this workspace
+        index.note(workspace.path)
     return record
 
 

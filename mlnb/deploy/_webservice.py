@@ -10,18 +10,21 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mlnb import _html
 from mlnb.client import DEFAULT_TIMEOUT_S, ScoringClient
 from mlnb.config import DeploymentConfiguration, InferenceConfig
+from mlnb.deploy import _index as index
 from mlnb.deploy import _records as records
 from mlnb.deploy._lifecycle import delete_service, reload_service, replace_key, start_service, update_service
 from mlnb.deploy._monitoring import Since, read_service_data, read_service_metrics
+from mlnb.deploy._progress import LiveProgress, in_notebook
 from mlnb.deploy._records import ServiceRecord
 from mlnb.deploy._traceback import last_traceback
-from mlnb.deploy.backends import Deployment, Sampler, get_backend
+from mlnb.deploy.backends import Deployment, Sampler, get_backend, labelled_workspaces
 from mlnb.errors import (
     DeploymentFailed,
     DeploymentTimeout,
@@ -29,6 +32,7 @@ from mlnb.errors import (
     InvalidConfiguration,
     ScoringError,
     ServiceNotFound,
+    WorkspaceNotFound,
 )
 from mlnb.registry import Model, Workspace, check_workspace
 
@@ -112,6 +116,11 @@ class Webservice:
         return list(self._record.spec["models"])
 
     @property
+    def entry_script(self) -> Path:
+        """The absolute path of the entry script the service runs (what ``reload()`` copies in again)."""
+        return InferenceConfig.deserialize(self._record.spec["inferenceConfig"]).entry_script_path
+
+    @property
     def requirements(self) -> list[str]:
         """The pip requirements the service was built with (given or inferred)."""
         return list(self._record.spec.get("requirements", []))
@@ -165,33 +174,54 @@ class Webservice:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def wait_for_deployment(self, show_output: bool = False, timeout_sec: float = 600, *, out: TextIO | None = None) -> None:
-        """Wait until the service is Healthy, streaming its logs when asked.
+    def wait_for_deployment(
+        self, show_output: bool = False, timeout_sec: float = 600, *, out: TextIO | None = None, live: bool | None = None
+    ) -> None:
+        """Wait until the service is Healthy, showing its progress when asked.
+
+        In a notebook, ``show_output=True`` shows one line updated in place (the phase, the
+        elapsed time, the log's last line), then the outcome with the full log collapsed
+        under it and, on a failure, the traceback; in a terminal it prints the build and
+        server logs as they come.
 
         Args:
-            show_output: print the build and server logs as they come.
+            show_output: show the progress (a notebook) or the logs (a terminal).
             timeout_sec: how long to wait.
-            out: where to print (default: standard output).
+            out: where to print the logs (default: standard output); implies plain text.
+            live: the one updated line (True) or the logs as text (False); default: the
+                line in a Jupyter kernel when ``out`` is not given.
 
         Raises:
             DeploymentFailed: when the service failed; it carries the logs and the ``init()``
                 traceback, and the state becomes ``"Failed"``.
             DeploymentTimeout: when it was not ready in time.
         """
-        stream = out or sys.stdout
+        if show_output and (live if live is not None else out is None and in_notebook()):
+            with LiveProgress(self.name, self.get_logs) as progress:
+                try:
+                    self._wait(timeout_sec)
+                except DeploymentFailed as failure:
+                    progress.fail(failure)
+                    raise
+                progress.finish("Healthy", self.scoring_uri)
+            return
+        self._wait(timeout_sec, out=(out or sys.stdout) if show_output else None)
+
+    def _wait(self, timeout_sec: float, *, out: TextIO | None = None) -> None:
+        """Poll the state until Healthy; print the new log text to ``out`` when given."""
         deadline = time.monotonic() + timeout_sec
         shown = 0
         while True:
             state = self.state
-            if show_output:
+            if out is not None:
                 text = self.get_logs()
                 if len(text) > shown:
-                    stream.write(text[shown:])
-                    stream.flush()
+                    out.write(text[shown:])
+                    out.flush()
                     shown = len(text)
             if state == "Healthy":
-                if show_output:
-                    stream.write(f"Healthy: {self.scoring_uri}\n")
+                if out is not None:
+                    out.write(f"Healthy: {self.scoring_uri}\n")
                 return
             if state == "Failed":
                 raise self._failure()
@@ -420,6 +450,28 @@ class Webservice:
                 services.append(Webservice(workspace, record.name))
         return services
 
+    @staticmethod
+    def list_everywhere() -> ServiceList:
+        """Every service on this machine, across workspaces, with a ``workspace`` column.
+
+        Services outlive the kernel that deployed them; this finds them from any folder:
+        the workspaces in the per-user index (each workspace that recorded a service) and
+        those named by the labels of mlnb's containers on the Docker engine. A workspace
+        that is gone, or holds no service any more, leaves the index.
+        """
+        paths = set(index.noted_workspaces()) | labelled_workspaces()
+        services = ServiceList(across_workspaces=True)
+        for path in sorted(paths):
+            try:
+                listed = Webservice.list(Workspace(path))
+            except WorkspaceNotFound:
+                index.forget(path)
+                continue
+            if not listed:
+                index.forget(path)
+            services.extend(listed)
+        return services
+
     def __repr__(self) -> str:
         record = records.find(self.workspace, self.name)
         if record is None or self._deleted:
@@ -449,15 +501,34 @@ class Webservice:
 
 
 class ServiceList(list[Webservice]):
-    """A list of services that shows itself as a table in a notebook (``%services``)."""
+    """A list of services that shows itself as a table in a notebook (``%services``).
+
+    Args:
+        services: the services.
+        across_workspaces: the services come from several workspaces, so the table and
+            the DataFrame add a ``workspace`` column (the project folder).
+    """
 
     _COLUMNS = ("name", "state", "backend", "port", "models", "scoring_uri")
 
+    def __init__(self, services: Iterable[Webservice] = (), *, across_workspaces: bool = False) -> None:
+        super().__init__(services)
+        self.across_workspaces = across_workspaces
+
+    def _columns(self) -> list[str]:
+        return [*self._COLUMNS, "workspace"] if self.across_workspaces else list(self._COLUMNS)
+
+    def _table(self) -> list[tuple[object, ...]]:
+        rows = self.rows()
+        if not self.across_workspaces:
+            return list(rows)
+        return [(*row, str(service.workspace.path.parent)) for row, service in zip(rows, self, strict=True)]
+
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per service: name, state, backend, port, models, scoring URI."""
+        """One row per service: name, state, backend, port, models, scoring URI (and workspace)."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows(), columns=list(self._COLUMNS))
+        return pd.DataFrame(self._table(), columns=self._columns())
 
     def rows(self) -> list[tuple[str, str, str, int, str, str]]:
         """One tuple per service: name, state, backend, port, models, scoring URI.
@@ -476,8 +547,9 @@ class ServiceList(list[Webservice]):
         return service.name, state, record.backend, record.port, ", ".join(record.spec["models"]), _uri(record, "/score")
 
     def _repr_html_(self) -> str:
-        rows = ((name, _html.state(state), *rest, _html.link(uri) if uri else "") for name, state, *rest, uri in self.rows())
-        return _html.table(self._COLUMNS, rows, empty="no services deployed")
+        rows = ((name, _html.state(str(state)), backend, port, models, _html.link(str(uri)) if uri else "", *rest)
+                for name, state, backend, port, models, uri, *rest in self._table())
+        return _html.table(self._columns(), rows, empty="no services deployed")
 
 
 _THIS_MACHINE = "this machine"

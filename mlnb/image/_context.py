@@ -41,7 +41,7 @@ from typing import Protocol
 
 from packaging.utils import canonicalize_name
 
-from mlnb.config import InferenceConfig, infer_dependencies, iter_source_files, read_requirements_file
+from mlnb.config import InferenceConfig, infer_dependencies, iter_source_files, large_source_warning, read_requirements_file
 from mlnb.errors import DependencyResolutionFailed, InvalidConfiguration
 from mlnb.image._staging import source_alias
 
@@ -340,6 +340,9 @@ def assemble_context(
         artifacts = [_materialize(model, staging / "models") for model in ordered]
         (staging / "models").mkdir(exist_ok=True)
         _copy_tree(inference_config.source_directory, staging / "source", iter_source_files(inference_config.source_directory))
+        warning = large_source_warning(inference_config.source_directory)
+        if warning:
+            log(f"[mlnb] warning: {warning}")
         _copy_runtime(staging / "runtime")
 
         origin, service, notes = _service_requirements(inference_config, artifacts, requirements, python_version)
@@ -437,7 +440,7 @@ def _service_requirements(
                 f"{_major_minor(python_version)} (pass python_version= with a matching base image to change it)"
             )
         return f"environment {environment.name!r}", environment.requirements, tuple(notes)
-    inferred = infer_dependencies(inference_config.source_directory, artifacts=artifacts)
+    inferred = infer_dependencies(inference_config.source_directory, artifacts=artifacts, entry_script=inference_config.entry_script)
     return "inferred", inferred.requirements, inferred.notes
 
 

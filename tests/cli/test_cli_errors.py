@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mlnb import InferenceConfig, LocalWebservice, Model, Workspace
 from mlnb.cli import main
+from mlnb.errors import PortInUse
 
 
 @pytest.fixture()
@@ -104,3 +107,34 @@ def test_a_bug_keeps_its_traceback(folder: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(Model, "list", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["model", "list"])
+
+
+def test_a_failed_profile_says_its_reason_once(project: tuple[Workspace, Model, Path], capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    workspace, model, source = project
+    monkeypatch.chdir(workspace.path.parent)
+    assert main(["deploy", "-n", "toofast", "-m", model.id, "--entry-script", "score.py", "--source-dir", str(source),
+                 "--backend", "process"]) == 0
+    requests_file = source / "requests.jsonl"
+    requests_file.write_text('{"data": [[1,2,3,4,5,6,7,8,9,10]]}\n')
+    capsys.readouterr()
+    assert main(["profile", "toofast", "--data", str(requests_file), "--duration", "0.5", "--concurrency", "1,2,4"]) == 1
+    shown = capsys.readouterr()
+    assert (shown.out + shown.err).count("per concurrency level") == 1, shown
+    assert shown.err == "mlnb: error: profiling toofast failed (the reason is in the line above)\n"
+
+
+def test_a_taken_port_is_worded_for_each_front_end(project: tuple[Workspace, Model, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    workspace, model, source = project
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUse) as api:  # the Python API: in its own terms
+            Model.deploy(workspace, "taken", [model], InferenceConfig("score.py", source_directory=source),
+                         LocalWebservice.deploy_configuration(port, backend="process"))
+        assert str(api.value) == (f"port {port} is in use by another process; choose another port, or leave port out of "
+                                  "LocalWebservice.deploy_configuration(...) to pick a free one")
+        assert main(["deploy", "-n", "taken", "-m", model.id, "--entry-script", "score.py", "--source-dir", str(source),
+                     "--backend", "process", "--port", str(port), "-w", str(workspace.path.parent)]) == 1
+        assert capsys.readouterr().err == f"mlnb: error: port {port} is in use by another process; omit --port to pick a free one\n"

@@ -152,3 +152,29 @@ def test_result_shows_in_logs_and_converts_to_an_environment(tmp_path: Path) -> 
     assert str(inferred).splitlines()[2].startswith("note: module 'not_installed_anywhere'")
     assert inferred.to_environment("mine").requirements == (pin("joblib"),)
     assert "<code>" in inferred._repr_html_()
+
+
+def test_only_the_entry_scripts_import_closure_is_read(tmp_path: Path) -> None:
+    # The folder: a script importing three packages, beside a training script and other helpers.
+    write(tmp_path, "score.py", "import json\nimport joblib\nimport numpy as np\nfrom features import prepare\n")
+    write(tmp_path, "features/__init__.py", "from .scaling import prepare\n")
+    write(tmp_path, "features/scaling.py", "import sklearn.preprocessing\nfrom . import _unused_here\n")
+    write(tmp_path, "train.py", "import matplotlib\nimport pandas\nimport scipy\nimport psutil\n")
+    write(tmp_path, "plots/make.py", "import matplotlib.pyplot\n")
+
+    everything = infer_dependencies(tmp_path)
+    closure = infer_dependencies(tmp_path, entry_script="score.py")
+
+    assert len(everything.requirements) == 7
+    assert closure.requirements == tuple(sorted((pin("joblib"), pin("numpy"), pin("scikit-learn")), key=str.lower))
+    assert "not read, as score.py does not import them: plots/make.py, train.py" in closure.notes
+
+
+def test_the_closure_resolves_modules_beside_an_entry_script_in_a_subfolder(tmp_path: Path) -> None:
+    write(tmp_path, "service/score.py", "import model_io\n")
+    write(tmp_path, "service/model_io.py", "import joblib\n")
+    write(tmp_path, "notebooks/explore.py", "import pandas\n")
+
+    inferred = infer_dependencies(tmp_path, entry_script="service/score.py")
+
+    assert inferred.requirements == (pin("joblib"),)

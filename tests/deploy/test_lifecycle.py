@@ -203,7 +203,7 @@ def test_port_in_use_is_reported(setup: tuple[Workspace, Model, InferenceConfig]
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        with pytest.raises(PortInUse, match=f"port {port} is in use.*port=None"):
+        with pytest.raises(PortInUse, match=rf"port {port} is in use.*leave port out of LocalWebservice\.deploy_configuration"):
             Model.deploy(workspace, "svc", [model], config, _config(port=port))
 
 

@@ -201,3 +201,18 @@ def test_run_of_a_stopped_service_raises_a_scoring_error(project: tuple[Workspac
         assert error.value.status_code == 0 and "not answering" in str(error.value)
     finally:
         service.delete()
+
+
+def test_what_ships_is_the_entry_scripts_closure_minus_the_ignore_files(project: tuple[Workspace, Model, Path]) -> None:
+    workspace, model, source = project
+    (source / "train.py").write_text("import pandas\nimport matplotlib\n")  # beside the script, never imported by it
+    (source / "analysis.ipynb").write_text("{}")
+    (source / ".mlnbignore").write_text("*.ipynb\n")
+    service = Model.deploy(workspace, "closure", [model], InferenceConfig("score.py", source_directory=source), PROCESS)
+    service.wait_for_deployment(timeout_sec=60)
+
+    assert not any(r.startswith(("pandas", "matplotlib")) for r in service.requirements)
+    assert any(r.startswith("scikit-learn==") for r in service.requirements)  # from the pickle and the script
+    assert "not read, as score.py does not import them: train.py" in service.get_logs()
+    staged = {p.name for p in (workspace.path / "services" / "closure" / "g1" / "app").iterdir()}
+    assert "analysis.ipynb" not in staged and {"score.py", "train.py"} <= staged

@@ -19,6 +19,7 @@ import requests
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
 from mlnb.deploy import choose_port
+from mlnb.deploy._index import forget
 from mlnb.errors import DeploymentFailed
 
 pytestmark = pytest.mark.docker
@@ -246,3 +247,38 @@ def test_azure_layout_in_a_container(docker_project: Project, seed_payload: dict
     service.wait_for_deployment(timeout_sec=600)
     assert len(service.run(seed_payload)) == 2
     service.delete()
+
+
+def test_a_docker_deploy_cell_shows_one_progress_line_that_ends_healthy(
+    docker_project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    workspace, _, source = docker_project
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "mlnb")
+    magics = shell.magics_manager.registry["MlnbMagics"]
+    magics.workspace, magics.progress = str(workspace.path.parent), "line"  # "line" is what a Jupyter kernel gets
+    capsys.readouterr()
+    try:
+        with capture_output(display=True) as captured:  # the cached image of test_seed_workflow: no pip, no build
+            service = shell.run_line_magic(
+                "deploy", f"progressdocker --backend docker --model sklearn_regression_model --entry-script {source / 'score.py'}"
+            )
+    finally:
+        shell.run_line_magic("unload_ext", "mlnb")
+    try:
+        assert service.state == "Healthy"
+        texts = [output.data["text/plain"] for output in captured.outputs]
+        assert [output.update for output in captured.outputs].count(False) == 1, texts  # one element, redrawn in place
+        assert all("\n" not in text for text in texts)
+        assert texts[0].startswith("progressdocker: [build] → start → init → Healthy")
+        assert texts[-1].startswith("progressdocker: Healthy after ") and texts[-1].endswith(service.scoring_uri)
+        final = captured.outputs[-1].data["text/html"]
+        assert "<details><summary>full log (" in final and "starting container" in final
+        assert capsys.readouterr().out == ""  # not one line of the build log printed
+        forget(workspace.path)  # found again from its containers' labels alone
+        assert ("progressdocker", workspace.path) in {(s.name, s.workspace.path) for s in Webservice.list_everywhere()}
+    finally:
+        service.delete()

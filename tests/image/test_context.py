@@ -283,3 +283,23 @@ def test_pyarrow_is_a_runtime_requirement_only_of_collecting_services() -> None:
     assert not any(line.startswith("pyarrow") for line in without)
     assert collecting[: len(without)] == without
     assert [line for line in collecting[len(without):] if line.startswith("pyarrow")] == ["pyarrow>=15,<27"]
+
+
+def test_ignored_files_stay_out_and_a_large_source_is_warned_about(
+    tmp_path: Path, wheelhouse_cache: Path, service: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models, config = service
+    source = config.source_directory
+    (source / "analysis.ipynb").write_text("{}")
+    (source / "model.pkl").write_bytes(b"\0" * 1_200_000)
+    (source / "data.csv").write_bytes(b"1," * 1_000_000)
+    (source / ".amlignore").write_text("*.ipynb\n*.pkl\n")
+    monkeypatch.setenv("MLNB_SOURCE_WARN_MB", "1")
+    lines: list[str] = []
+
+    context = assemble(models, config, tmp_path / "ctx", wheelhouse_cache, log=lines.append)
+
+    shipped = {f for f in tree(context.directory) if f.startswith("source/")}
+    assert shipped == {"source/.amlignore", "source/score.py", "source/lib/helper.py", "source/data.csv"}
+    warnings = [line for line in lines if line.startswith("[mlnb] warning: the source directory")]
+    assert len(warnings) == 1 and "ships 2.0 MB in 4 files (over 1 MB; biggest: data.csv (2.0 MB)" in warnings[0]

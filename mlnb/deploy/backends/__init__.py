@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from mlnb.config import add_backend_name, remove_backend_name
 from mlnb.deploy.backends._base import Backend, Deployment, RuntimeStatus, http_ready, server_arguments
@@ -66,6 +67,17 @@ def _create(name: str) -> Backend:
     raise InvalidConfiguration(f"unknown backend {name!r}; expected one of {known}")
 
 
+def labelled_workspaces() -> set[Path]:
+    """The workspaces that mlnb's containers on the Docker engine name in their labels;
+    none when no engine answers (process services are found through the workspace index)."""
+    try:
+        from mlnb.deploy.backends._docker import labelled_workspaces as on_the_engine
+
+        return on_the_engine()
+    except DockerUnavailable:
+        return set()
+
+
 def resolve_backend(name: str) -> tuple[Backend, str]:
     """Resolve ``"auto"`` to Docker when an engine answers, else the process backend.
 
@@ -94,6 +106,7 @@ __all__ = [
     "Sampler",
     "get_backend",
     "http_ready",
+    "labelled_workspaces",
     "register_backend",
     "resolve_backend",
     "server_arguments",

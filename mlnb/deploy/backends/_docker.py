@@ -466,6 +466,17 @@ class DockerBackend:
             pass
 
 
+def labelled_workspaces() -> set[Path]:
+    """The workspaces named by the ``mlnb.workspace`` label of the containers on the engine.
+
+    Raises:
+        DockerUnavailable: when no engine answers.
+    """
+    with _engine():
+        containers = connect().containers.list(all=True, filters={"label": "mlnb.workspace"})
+    return {Path(container.labels["mlnb.workspace"]) for container in containers}
+
+
 @contextlib.contextmanager
 def _engine() -> Iterator[None]:
     """Turn a lost connection to the engine into :class:`DockerUnavailable`."""
