@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from mlnb import Model, Webservice, Workspace
+from mlnb.errors import NotInSwarm
 
 REQUIRE_DOCKER = "MLNB_REQUIRE_DOCKER"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
@@ -126,6 +127,30 @@ def docker_client() -> Iterator[docker.DockerClient]:
         docker_unavailable(f"no Docker engine reachable: {reason}", os.environ)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def single_node_swarm(docker_client: docker.DockerClient) -> Iterator[NotInSwarm | None]:
+    """The engine as a Swarm manager for a module; yields mlnb's refusal from before, or None.
+
+    An engine in no swarm is made a single-node one (mlnb's refusal to do that unasked is
+    yielded, for the test of that message) and leaves it at the module's end; an engine
+    already in a swarm is left as it was (and None is yielded).
+    """
+    from mlnb.deploy.backends._swarm import ensure_swarm
+
+    if docker_client.info()["Swarm"]["LocalNodeState"] == "active":
+        yield None
+        return
+    try:
+        ensure_swarm(docker_client, init=False)
+        raise AssertionError("ensure_swarm(init=False) accepted an engine in no swarm")
+    except NotInSwarm as refusal:
+        ensure_swarm(docker_client, init=True, log=lambda line: None)
+        try:
+            yield refusal
+        finally:
+            docker_client.swarm.leave(force=True)
 
 
 @pytest.fixture(scope="session")

@@ -353,21 +353,33 @@ class Webservice:
     def replicas(self) -> tuple[int, int]:
         """``(running, desired)``: how many copies serve and how many were asked for.
 
-        A Swarm service counts its healthy tasks; a backend that runs one copy counts it
-        when the service is Healthy. Reading it never raises (an unreachable engine: 0 running).
+        A Swarm service counts its healthy (``running``) tasks; a backend that runs one copy
+        counts it when the service is Healthy. Reading it never raises (an unreachable
+        engine: 0 running).
+        """
+        try:
+            desired = int(self._record.spec["deploymentConfig"].get("replicas", 1))
+        except ServiceNotFound:
+            return 0, 0
+        return self.replica_states.count("running"), desired
+
+    @property
+    def replica_states(self) -> list[str]:
+        """The state of each copy: Swarm's task states by slot (``running``, ``starting``,
+        ``preparing``, ``failed`` …), or for a one-copy backend ``["running"]`` when the service
+        is Healthy (``[]`` when it is not). Reading it never raises (an unreachable engine: ``[]``).
         """
         try:
             record = self._record
         except ServiceNotFound:
-            return 0, 0
-        desired = int(record.spec["deploymentConfig"].get("replicas", 1))
+            return []
         try:
-            count = getattr(get_backend(record.backend), "running_replicas", None)
-            if count is not None and record.runtime:
-                return int(count(record)), desired
+            states = getattr(get_backend(record.backend), "replica_states", None)
+            if states is not None and record.runtime:
+                return list(states(record))
         except DockerUnavailable:
-            return 0, desired
-        return (1 if self.state == "Healthy" else 0), desired
+            return []
+        return ["running"] if self.state == "Healthy" else []
 
     def delete(self) -> None:
         """Stop and remove the service and its files; calling it again does nothing."""

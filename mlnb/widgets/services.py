@@ -16,7 +16,7 @@ from mlnb.widgets._style import bar, panel, state_badge, stylesheet, title
 
 _COLUMNS = ("name", "state", "backend", "replicas", "port", "models", "scoring URI", "")
 _WIDTHS = "minmax(120px, 1.2fr) 120px 80px 70px 70px minmax(140px, 1.5fr) minmax(200px, 2fr) 110px"
-_Row = tuple[str, str, str, str, int, str, str]
+_Row = tuple[str, str, str, tuple[str, str], int, str, str]
 
 
 class ServicesPanel(widgets.VBox):
@@ -92,7 +92,8 @@ class ServicesPanel(widgets.VBox):
                 widgets.HTML(f"<b>{html.escape(name)}</b>"),
                 widgets.HTML(state_badge(state)),
                 widgets.HTML(html.escape(backend)),
-                widgets.HTML(f"<span class='mlnb-replicas'>{html.escape(replicas)}</span>"),
+                widgets.HTML(f"<span class='mlnb-replicas'>{html.escape(replicas[0])}</span>"
+                             + (f"<br><span class='mlnb-replica-states'>{html.escape(replicas[1])}</span>" if replicas[1] else "")),
                 widgets.HTML(str(port)),
                 widgets.HTML(f"<span class='mlnb-mono' style='overflow-wrap:anywhere'>{html.escape(models)}</span>"),
                 widgets.HTML(_html.link(uri) if uri else ""),
@@ -156,9 +157,11 @@ class ServicesPanel(widgets.VBox):
 
 
 def _rows(services: ServiceList) -> list[_Row]:
-    """Each service's row with its replicas as ``running/asked for`` (``"2/3"``)."""
+    """Each service's row with its replicas as ``running/asked for`` (``"2/3"``) and, for a
+    service of several copies, each copy's state (``"running, running, starting"``)."""
     rows = []
     for service, (name, state, backend, port, models, uri) in zip(services, services.rows(), strict=True):
-        running, desired = service.replicas
-        rows.append((name, state, backend, f"{running}/{desired}" if backend else "", port, models, uri))
+        running, desired = service.replicas if backend else (0, 0)
+        states = service.replica_states if desired > 1 else []
+        rows.append((name, state, backend, (f"{running}/{desired}" if backend else "", ", ".join(states)), port, models, uri))
     return rows

@@ -29,7 +29,7 @@ import pytest
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
 from mlnb.config import Environment
 from mlnb.deploy.backends import get_backend
-from mlnb.deploy.backends._swarm import KEYS_FILE, SwarmBackend, ensure_swarm
+from mlnb.deploy.backends._swarm import KEYS_FILE, SwarmBackend
 from mlnb.errors import DeploymentFailed, NotInSwarm
 
 pytestmark = pytest.mark.docker
@@ -53,33 +53,24 @@ def run(raw_data):
 
 
 class Swarm:
-    """The swarm the tests run on, and whether they made it."""
+    """The swarm the tests run on, and mlnb's refusal to make one unasked (None: it was there)."""
 
     def __init__(self, client: docker.DockerClient, client_image: str) -> None:
         self.client = client
         self.client_image = client_image
-        self.initialised = False
         self.refusal: NotInSwarm | None = None
         self.network = f"mlnb-test-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
-def swarm(docker_client: docker.DockerClient, base_image: str) -> Iterator[Swarm]:
+def swarm(docker_client: docker.DockerClient, base_image: str, single_node_swarm: NotInSwarm | None) -> Iterator[Swarm]:
     state = Swarm(docker_client, base_image)
-    if docker_client.info()["Swarm"]["LocalNodeState"] != "active":
-        try:
-            ensure_swarm(docker_client, init=False)
-        except NotInSwarm as refusal:
-            state.refusal = refusal
-        ensure_swarm(docker_client, init=True, log=lambda line: None)
-        state.initialised = True
+    state.refusal = single_node_swarm
     try:
         yield state
     finally:
         for network in docker_client.networks.list(names=[state.network]):
             network.remove()
-        if state.initialised:
-            docker_client.swarm.leave(force=True)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +152,7 @@ def _results(container: Any) -> list[dict[str, Any]]:
 
 def _converge(service: Webservice, replicas: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
-    while _backend().running_replicas(service._record) != replicas:
+    while _backend().replica_states(service._record).count("running") != replicas:
         assert time.monotonic() < deadline, f"not {replicas} running replicas after {timeout} s"
         time.sleep(0.5)
 
@@ -227,7 +218,7 @@ def test_a_new_kernel_rediscovers_the_service(service: Webservice, project: tupl
         "import sys; from mlnb import Webservice, Workspace\n"
         "from mlnb.deploy.backends import get_backend\n"
         "service = Webservice(Workspace(sys.argv[1]), 'swarmsvc')\n"
-        "print(service.state, get_backend('swarm').running_replicas(service._record))\n"
+        "print(service.state, get_backend('swarm').replica_states(service._record).count('running'))\n"
     )
     answer = subprocess.run([sys.executable, "-c", code, str(workspace.path)], capture_output=True, text=True, timeout=120, check=True)
 

@@ -117,3 +117,18 @@ class _ThisInterpreterKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
         return _this_interpreter_spec()
+
+
+@pytest.mark.docker
+def test_the_scale_out_notebook_runs_its_swarm_part(
+    single_node_swarm: object, base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """profile → plan → Swarm with 3 replicas → rolling update → Kubernetes manifests, on a real swarm."""
+    monkeypatch.delenv("MLNB_WORKSPACE", raising=False)
+    monkeypatch.setenv("MLNB_NOTEBOOK_SWARM", "1")
+    nb = execute(FOLDER / "scale_out.ipynb", tmp_path)
+    assert errors(nb) == []
+    text = output_text(nb)
+    assert "state: Healthy | replicas (running, asked for): (3, 3) | running, running, running" in text
+    assert "after the rolling update: Healthy (3, 3) | running, running, running" in text
+    assert "deployment.yaml: valid for Kubernetes 1.31" in text

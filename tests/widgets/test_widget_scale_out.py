@@ -52,11 +52,13 @@ def test_replicas_reach_swarm_and_the_services_view_shows_them(
 
     services = ServicesPanel(workspace, refresh_seconds=None)
     cells = [getattr(cell, "value", "") for cell in services._grid.children]
-    assert "<b>replicas</b>" in cells and "<span class='mlnb-replicas'>3/3</span>" in cells
+    assert "<b>replicas</b>" in cells
+    assert "<span class='mlnb-replicas'>3/3</span><br><span class='mlnb-replica-states'>running, running, running</span>" in cells
     Webservice(workspace, "scaled").scale(2)
     swarm_double.hang("scaled")
     services.refresh()
-    assert "<span class='mlnb-replicas'>0/2</span>" in [getattr(cell, "value", "") for cell in services._grid.children]
+    cells = [getattr(cell, "value", "") for cell in services._grid.children]
+    assert "<span class='mlnb-replicas'>0/2</span><br><span class='mlnb-replica-states'>starting, starting</span>" in cells
     services.close()
 
 

@@ -138,10 +138,12 @@ class FakeBackend:
         """Ask for ``replicas`` pretend copies (as the Swarm backend asks Swarm)."""
         self.services[record.name].replicas = replicas
 
-    def running_replicas(self, record: ServiceRecord) -> int:
-        """The copies asked for, when the pretend service is ready; else 0."""
+    def replica_states(self, record: ServiceRecord) -> list[str]:
+        """One state per copy asked for: ``running`` when the pretend service is ready, else ``starting``."""
         service = self.services.get(record.name)
-        return service.replicas if service is not None and service.ready else 0
+        if service is None:
+            return []
+        return ["running" if service.ready else "starting"] * service.replicas
 
     def stop(self, record: ServiceRecord) -> None:
         """Forget the pretend service."""

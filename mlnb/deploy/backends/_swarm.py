@@ -304,9 +304,10 @@ class SwarmBackend:
         """Whether a task of this version runs: with the health check, that means ``/ready`` answered."""
         return any(t["Status"]["State"] == "running" for t in self.tasks(record))
 
-    def running_replicas(self, record: ServiceRecord) -> int:
-        """How many tasks of this version are running (healthy)."""
-        return sum(t["Status"]["State"] == "running" and t["DesiredState"] == "running" for t in self.tasks(record))
+    def replica_states(self, record: ServiceRecord) -> list[str]:
+        """The Swarm state of each task of this version meant to run, by slot (``running`` is healthy)."""
+        wanted = [t for t in self.tasks(record) if t["DesiredState"] == "running"]
+        return [t["Status"]["State"] for t in sorted(wanted, key=lambda t: t.get("Slot", 0))]
 
     def logs(self, record: ServiceRecord) -> str:
         """The deployment log (build included), then every task's output, each line tagged with its task."""
