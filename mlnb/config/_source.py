@@ -14,11 +14,15 @@ would disagree with git on some file, and a user writes these files for git firs
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
+
+from mlnb.errors import InvalidConfiguration
 
 # Never part of a service: caches, VCS data and mlnb's own workspace, which can be
 # large and would otherwise land in every image. Virtual environments are recognised
@@ -54,28 +58,69 @@ def iter_source_files(root: Path) -> Iterator[Path]:
     """Yield the files under ``root`` that ship with a service, sorted, relative to ``root``.
 
     Left out: :data:`EXCLUDED_NAMES`, compiled files, virtual environments and what the
-    ignore files (:data:`IGNORE_FILES`) match.
+    ignore files (:data:`IGNORE_FILES`) match. Symlinks follow the registry's rule
+    (docs/registry.md): one that resolves inside ``root`` ships as what it points to, under
+    its own name; one that leaves ``root``, dangles or loops is refused, as is anything
+    that is not a regular file or folder (an ignored entry is never looked at).
 
     Args:
         root: the source directory.
 
     Returns:
         An iterator of relative paths, in a stable order.
+
+    Raises:
+        InvalidConfiguration: naming the first entry the symlink rule refuses.
     """
     spec = ignore_spec(root)
-    for directory, dirnames, filenames in os.walk(root):
+    real_root = root.resolve()
+    for directory, dirnames, filenames in os.walk(root, followlinks=True):
         base = Path(directory).relative_to(root)
         dirnames[:] = sorted(
             d for d in dirnames
             if d not in EXCLUDED_NAMES and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
             and not (spec is not None and spec.match_file((base / d).as_posix() + "/"))
         )
+        for name in dirnames:
+            if os.path.islink(os.path.join(directory, name)):
+                target = _inside(root, real_root, base / name)
+                # The folders this one is inside, as walked: a link back to one of them is a loop.
+                chain = {Path(os.path.realpath(root.joinpath(*base.parts[:depth]))) for depth in range(len(base.parts) + 1)}
+                if target in chain:
+                    raise _refused(root, base / name, f"is a symlink to {target}, a folder that contains it; "
+                                   "a loop cannot ship")
         for filename in sorted(filenames):
             if filename in EXCLUDED_NAMES or filename.endswith(EXCLUDED_SUFFIXES):
                 continue
             if spec is not None and spec.match_file((base / filename).as_posix()):
                 continue
+            path = Path(directory, filename)
+            if path.is_symlink():
+                _inside(root, real_root, base / filename)
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise _refused(root, base / filename, "is not a regular file or folder; remove it, or list it in .mlnbignore")
             yield base / filename
+
+
+def _inside(root: Path, real_root: Path, relative: Path) -> Path:
+    """The resolved target of the symlink ``root / relative``, which must exist inside ``root``."""
+    link = root / relative
+    written = os.readlink(link)
+    try:
+        target = Path(os.path.realpath(link, strict=True))
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _refused(root, relative, f"is a symlink to {written}, in a loop of symlinks; remove the loop") from None
+        raise _refused(root, relative, f"is a symlink to {written}, which does not exist; remove the link or restore "
+                       "its target") from None
+    if not target.is_relative_to(real_root):
+        raise _refused(root, relative, f"is a symlink to {written}, outside the source directory; copy what it points "
+                       "to into the folder, list the link in .mlnbignore, or remove it")
+    return target
+
+
+def _refused(root: Path, relative: Path, why: str) -> InvalidConfiguration:
+    return InvalidConfiguration(f"the source directory {root}: {relative.as_posix()!r} {why}")
 
 
 #: The environment variable that sets :func:`large_source_warning`'s threshold, in MB.
