@@ -14,7 +14,6 @@ would disagree with git on some file, and a user writes these files for git firs
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from mlnb.errors import InvalidConfiguration
+from mlnb.registry import SymlinkRefused, symlink_target
 
 # Never part of a service: caches, VCS data and mlnb's own workspace, which can be
 # large and would otherwise land in every image. Virtual environments are recognised
@@ -104,19 +104,10 @@ def iter_source_files(root: Path) -> Iterator[Path]:
 
 def _inside(root: Path, real_root: Path, relative: Path) -> Path:
     """The resolved target of the symlink ``root / relative``, which must exist inside ``root``."""
-    link = root / relative
-    written = os.readlink(link)
     try:
-        target = Path(os.path.realpath(link, strict=True))
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise _refused(root, relative, f"is a symlink to {written}, in a loop of symlinks; remove the loop") from None
-        raise _refused(root, relative, f"is a symlink to {written}, which does not exist; remove the link or restore "
-                       "its target") from None
-    if not target.is_relative_to(real_root):
-        raise _refused(root, relative, f"is a symlink to {written}, outside the source directory; copy what it points "
-                       "to into the folder, list the link in .mlnbignore, or remove it")
-    return target
+        return symlink_target(root / relative, real_root, folder_kind="the source directory")
+    except SymlinkRefused as refusal:
+        raise _refused(root, relative, str(refusal)) from None
 
 
 def _refused(root: Path, relative: Path, why: str) -> InvalidConfiguration:

@@ -7,6 +7,7 @@ It knows nothing about services: deployment, packaging and profiling are layers 
 from __future__ import annotations
 
 from mlnb.registry._blobstore import BlobStore
+from mlnb.registry._collect import SymlinkRefused, symlink_target
 from mlnb.registry._model import Framework, Model, ModelList, format_size, parse_model_id, validate_name
 from mlnb.registry._private import open_private, private_dir
 from mlnb.registry._resources import ResourceConfiguration
@@ -19,11 +20,13 @@ __all__ = [
     "ModelList",
     "ResourceConfiguration",
     "SCHEMA_VERSION",
+    "SymlinkRefused",
     "Workspace",
     "check_workspace",
     "format_size",
     "open_private",
     "parse_model_id",
     "private_dir",
+    "symlink_target",
     "validate_name",
 ]

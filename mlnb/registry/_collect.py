@@ -105,22 +105,39 @@ def _walk(folder: _Folder, directory: Path, prefix: str, chain: tuple[Path, ...]
                 raise _refused(folder, relpath, "is not a regular file or folder; remove it from the folder")
 
 
-def _link_target(folder: _Folder, link: Path, relpath: str) -> Path:
+class SymlinkRefused(ValueError):
+    """A symlink the rule refuses; the message says why, as ``is a symlink to …; <what to do>``."""
+
+
+def symlink_target(link: Path, root: Path, *, folder_kind: str) -> Path:
+    """The resolved target of the symlink ``link``, which must exist inside ``root``.
+
+    Args:
+        link: the symlink.
+        root: the resolved folder the link must stay inside.
+        folder_kind: how messages name ``root`` (``"the registered folder"``).
+
+    Raises:
+        SymlinkRefused: when the link dangles, loops or leaves ``root``.
+    """
     written = os.readlink(link)
     try:
         target = Path(os.path.realpath(link, strict=True))
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise _refused(folder, relpath, f"is a symlink to {written}, in a loop of symlinks; remove the loop") from None
-        raise _refused(
-            folder, relpath, f"is a symlink to {written}, which does not exist; remove the link or restore its target"
-        ) from None
-    if not target.is_relative_to(folder.root):
-        raise _refused(
-            folder, relpath, f"is a symlink to {written}, outside the registered folder; copy what it points to "
-            "into the folder, or remove the link"
-        )
+            raise SymlinkRefused(f"is a symlink to {written}, in a loop of symlinks; remove the loop") from None
+        raise SymlinkRefused(f"is a symlink to {written}, which does not exist; remove the link or restore its target") from None
+    if not target.is_relative_to(root):
+        raise SymlinkRefused(f"is a symlink to {written}, outside {folder_kind}; copy what it points to into the folder, "
+                             "or remove the link")
     return target
+
+
+def _link_target(folder: _Folder, link: Path, relpath: str) -> Path:
+    try:
+        return symlink_target(link, folder.root, folder_kind="the registered folder")
+    except SymlinkRefused as refusal:
+        raise _refused(folder, relpath, str(refusal)) from None
 
 
 def _refused(folder: _Folder, relpath: str, why: str) -> InvalidConfiguration:
