@@ -147,9 +147,8 @@ def _take(page: Page, output: Path) -> None:
     expect(cells.nth(1).locator(".jp-OutputArea-output").last).to_contain_text("UsageError", timeout=120_000)
     _visible_part(page, cells.nth(1), panel, output / "error-cell.png")
     run(2)
-    # While building: the first lines of the build are in, the service is not Healthy yet.
-    expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("[mlnb]", timeout=120_000)
-    time.sleep(4)
+    # While building: the progress line shows a `docker build` step, the service is not Healthy yet.
+    expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("Step ", timeout=120_000)
     _visible_part(page, cells.nth(2), panel, output / "deploy-building.png")
     expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text("Healthy", timeout=600_000)
     expect(cells.nth(2).locator(".jp-InputPrompt")).not_to_have_text("[*]:", timeout=60_000)
