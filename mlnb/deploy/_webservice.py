@@ -358,7 +358,7 @@ class Webservice:
         engine: 0 running).
         """
         try:
-            desired = int(self._record.spec["deploymentConfig"].get("replicas", 1))
+            desired = int(self._record.spec.get("deploymentConfig", {}).get("replicas", 1))
         except ServiceNotFound:
             return 0, 0
         return self.replica_states.count("running"), desired

@@ -5,13 +5,12 @@ serving, nothing is left running that mlnb no longer knows about, and the state 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import threading
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
-import pytest
 import requests
 from rel_traffic import RequestLoop, server_leaders, wait_for
 
@@ -31,6 +30,19 @@ def _slow_variant(source: Path) -> Path:
     return variant
 
 
+UPDATER = """
+import sys
+from mlnb import InferenceConfig, Webservice, Workspace
+service = Webservice(Workspace(sys.argv[1]), "interrupted")
+try:
+    service.update(inference_config=InferenceConfig("score.py", source_directory=sys.argv[2]))
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+    sys.exit(130)
+print("the update was not interrupted", flush=True)
+"""
+
+
 def test_ctrl_c_during_a_switch_leaves_the_old_version_serving(project: tuple[Workspace, Model, Path]) -> None:
     workspace, model, source = project
     service = Model.deploy(workspace, "interrupted", [model], InferenceConfig("score.py", source_directory=source), PROCESS)
@@ -38,18 +50,14 @@ def test_ctrl_c_during_a_switch_leaves_the_old_version_serving(project: tuple[Wo
     folder = workspace.path / "services" / "interrupted"
     old_server = server_leaders(folder)
     assert len(old_server) == 1
-    slow = InferenceConfig("score.py", source_directory=_slow_variant(source))
-
-    def interrupt_once_the_new_server_runs() -> None:
-        wait_for(lambda: len(server_leaders(folder)) == 2, timeout=30)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    interrupter = threading.Thread(target=interrupt_once_the_new_server_runs, daemon=True)
     with RequestLoop(service.port, BODY) as loop:
-        interrupter.start()
-        with pytest.raises(KeyboardInterrupt):
-            service.update(inference_config=slow)
-        interrupter.join()
+        # Ctrl-C in the user's own Python process, as in a script or a terminal.
+        updater = subprocess.Popen([sys.executable, "-c", UPDATER, str(workspace.path), str(_slow_variant(source))],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert wait_for(lambda: len(server_leaders(folder)) == 2, timeout=120), "the new version never started"
+        updater.send_signal(signal.SIGINT)
+        output, _ = updater.communicate(timeout=120)
+    assert updater.returncode == 130, output
     assert loop.failures == [] and loop.ok > 0
     # The half-started version is gone; the old server is the one that answers, and the service is free again.
     assert wait_for(lambda: [p.pid for p in server_leaders(folder)] == [old_server[0].pid], timeout=10), server_leaders(folder)

@@ -13,19 +13,21 @@ import pytest
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
 from mlnb.deploy import _records as records
 from mlnb.deploy._lock import ServiceLock
-from mlnb.deploy.backends import FakeBackend, register_backend
+from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
 from mlnb.errors import DeploymentFailed, DockerUnavailable, InvalidConfiguration, PortInUse, ServiceBusy
 
 
 @pytest.fixture()
 def fake() -> Iterator[FakeBackend]:
+    # Request it before `project`: it is torn down last, after the project has deleted its services on it.
     backend = FakeBackend()
     register_backend("fake", lambda: backend)
     yield backend
+    unregister_backend("fake")
 
 
 @pytest.fixture()
-def running(project: tuple[Workspace, Model, Path], fake: FakeBackend) -> tuple[Workspace, Model, InferenceConfig, Webservice]:
+def running(fake: FakeBackend, project: tuple[Workspace, Model, Path]) -> tuple[Workspace, Model, InferenceConfig, Webservice]:
     workspace, model, source = project
     config = InferenceConfig(entry_script="score.py", source_directory=source)
     service = Model.deploy(workspace, "svc", [model], config, _fake())

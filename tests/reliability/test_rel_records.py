@@ -11,18 +11,20 @@ import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Workspace
 from mlnb.deploy import _records as records
-from mlnb.deploy.backends import FakeBackend, register_backend
+from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
 from mlnb.errors import ServiceNotFound
 
 
 @pytest.fixture()
 def fake() -> Iterator[FakeBackend]:
+    # Request it before `project`: it is torn down last, after the project has deleted its services on it.
     backend = FakeBackend()
     register_backend("fake", lambda: backend)
     yield backend
+    unregister_backend("fake")
 
 
-def test_a_record_update_never_resurrects_a_deleted_service(project: tuple[Workspace, Model, Path], fake: FakeBackend) -> None:
+def test_a_record_update_never_resurrects_a_deleted_service(fake: FakeBackend, project: tuple[Workspace, Model, Path]) -> None:
     workspace, model, source = project
     config = InferenceConfig(entry_script="score.py", source_directory=source)
     for _ in range(30):
