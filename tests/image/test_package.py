@@ -84,16 +84,18 @@ def test_a_dockerfile_package_has_no_image_to_push(project: tuple[Workspace, Mod
         package.push("127.0.0.1:5000")
 
 
-def _broken_link(source: Path) -> Path:
-    """A symlink in the source directory whose target was moved away: copying it is not an mlnb error."""
-    link = source / "lookup.csv"
-    link.symlink_to(source / "moved-away.csv")
-    return link
+@pytest.fixture()
+def buggy_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug while the context is assembled (an exception no mlnb code expects), not a user mistake."""
+
+    def copy_runtime(destination: Path) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "lookup.csv")
+
+    monkeypatch.setattr(context, "_copy_runtime", copy_runtime)
 
 
-def test_an_unexpected_error_fails_the_package_and_keeps_its_traceback(project: tuple[Workspace, Model, Path]) -> None:
+def test_an_unexpected_error_fails_the_package_and_keeps_its_traceback(project: tuple[Workspace, Model, Path], buggy_build: None) -> None:
     workspace, model, source = project
-    _broken_link(source)
     package = Model.package(workspace, [model], _config(source), generate_dockerfile=True)
     with pytest.raises(PackagingFailed, match="FileNotFoundError") as raised:
         package.wait_for_creation()
@@ -107,10 +109,9 @@ def test_an_unexpected_error_fails_the_package_and_keeps_its_traceback(project: 
 
 
 def test_the_cli_exits_non_zero_when_packaging_breaks(
-    project: tuple[Workspace, Model, Path], capsys: pytest.CaptureFixture[str]
+    project: tuple[Workspace, Model, Path], capsys: pytest.CaptureFixture[str], buggy_build: None
 ) -> None:
     workspace, model, source = project
-    _broken_link(source)
     status = main(["package", "-w", str(workspace.path.parent), "-m", model.id, "--entry-script", "score.py", "--source-dir", str(source)])
     captured = capsys.readouterr()
     assert status == 1
