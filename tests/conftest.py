@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from mlnb import Model, Webservice, Workspace
+from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
 from mlnb.errors import NotInSwarm
 
 REQUIRE_DOCKER = "MLNB_REQUIRE_DOCKER"
@@ -127,6 +128,19 @@ def docker_client() -> Iterator[docker.DockerClient]:
         docker_unavailable(f"no Docker engine reachable: {reason}", os.environ)
     yield client
     client.close()
+
+
+@pytest.fixture()
+def fake() -> Iterator[FakeBackend]:
+    """A :class:`FakeBackend` registered as ``"fake"`` for one test.
+
+    Request it before ``project``: it is torn down last, after the project has deleted
+    its services on it.
+    """
+    backend = FakeBackend()
+    register_backend("fake", lambda: backend)
+    yield backend
+    unregister_backend("fake")
 
 
 @pytest.fixture(scope="module")

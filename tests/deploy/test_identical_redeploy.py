@@ -4,7 +4,7 @@ any change (models, source, environment, configuration, keys) still switches."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,9 @@ import pytest
 
 from mlnb import Environment, InferenceConfig, LocalWebservice, Model, Webservice, Workspace
 from mlnb.deploy import _records as records
-from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
+from mlnb.deploy.backends import FakeBackend
 
 UNCHANGED = "unchanged (same models, source, configuration, keys and packages), so the running version stays: still Healthy"
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeBackend]:
-    backend = FakeBackend()
-    register_backend("fake", lambda: backend)
-    yield backend
-    unregister_backend("fake")
 
 
 @pytest.fixture()

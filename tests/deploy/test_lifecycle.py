@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
-from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
+from mlnb.deploy.backends import FakeBackend
 from mlnb.errors import (
     DeploymentFailed,
     DeploymentTimeout,
@@ -25,14 +24,6 @@ TRACEBACK = """Traceback (most recent call last):
     model = joblib.load(path)
 FileNotFoundError: [Errno 2] No such file or directory: 'missing.pkl'
 server: init() failed, exiting"""
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeBackend]:
-    backend = FakeBackend()
-    register_backend("fake", lambda: backend)
-    yield backend
-    unregister_backend("fake")
 
 
 @pytest.fixture()

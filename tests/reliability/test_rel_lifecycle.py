@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,8 @@ import pytest
 from mlnb import InferenceConfig, LocalWebservice, Model, Webservice, Workspace
 from mlnb.deploy import _records as records
 from mlnb.deploy._lock import ServiceLock
-from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
+from mlnb.deploy.backends import FakeBackend
 from mlnb.errors import DeploymentFailed, DockerUnavailable, InvalidConfiguration, PortInUse, ServiceBusy
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeBackend]:
-    # Request it before `project`: it is torn down last, after the project has deleted its services on it.
-    backend = FakeBackend()
-    register_backend("fake", lambda: backend)
-    yield backend
-    unregister_backend("fake")
 
 
 @pytest.fixture()

@@ -4,24 +4,14 @@ delete never brings the deleted service back as a "Failed" ghost."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mlnb import InferenceConfig, LocalWebservice, Model, Workspace
 from mlnb.deploy import _records as records
-from mlnb.deploy.backends import FakeBackend, register_backend, unregister_backend
+from mlnb.deploy.backends import FakeBackend
 from mlnb.errors import ServiceNotFound
-
-
-@pytest.fixture()
-def fake() -> Iterator[FakeBackend]:
-    # Request it before `project`: it is torn down last, after the project has deleted its services on it.
-    backend = FakeBackend()
-    register_backend("fake", lambda: backend)
-    yield backend
-    unregister_backend("fake")
 
 
 def test_a_record_update_never_resurrects_a_deleted_service(fake: FakeBackend, project: tuple[Workspace, Model, Path]) -> None:
