@@ -20,6 +20,10 @@ interleaved round by round with a pause after each, so one server's background w
 does not land in the next one's run.
 Besides req/s and latency it reports the CPU time each server used per request
 (supervisor and workers, all threads). ``--monitoring-only`` runs just that table.
+
+``--against-ref REF`` (e.g. ``main``) compares this checkout's runtime with the one at git
+``REF`` instead of with azmlinfsrv: the same environment, model, cells and rounds, the
+runtime at ``REF`` taken from ``git archive``; the ratio is this checkout / ``REF``.
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ class Cell:
 @dataclass
 class Peer:
     name: str
+    venv: str
+    runtime: Path | None = None
     cells: dict[tuple[str, int], Cell] = field(default_factory=dict)
     cold_start_s: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
@@ -105,12 +111,19 @@ def _prepare(name: str) -> Path:
     return models
 
 
-def _runtime_copy() -> Path:
-    runtime = WORK / "runtime"
+def _runtime_copy(ref: str | None = None) -> Path:
+    """``mlnb/serving`` next to an empty ``mlnb/__init__.py``, from the checkout or from git ``ref``."""
+    runtime = WORK / ("runtime" if ref is None else "runtime-ref")
     shutil.rmtree(runtime, ignore_errors=True)
     (runtime / "mlnb").mkdir(parents=True)
     (runtime / "mlnb" / "__init__.py").write_text("")
-    shutil.copytree(REPO / "mlnb" / "serving", runtime / "mlnb" / "serving", ignore=shutil.ignore_patterns("__pycache__"))
+    if ref is None:
+        shutil.copytree(REPO / "mlnb" / "serving", runtime / "mlnb" / "serving",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "mlnb/serving"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(runtime)], input=archive, check=True)
     return runtime
 
 
@@ -198,7 +211,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/score"
-    command, env = _command(peer.name, models, port, runtime)
+    command, env = _command(peer.venv, models, port, peer.runtime or runtime)
     log = open(WORK / f"{peer.name}.log", "ab")
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
@@ -227,9 +240,10 @@ def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
 
 def _table(azml: Peer, mlnb: Peer) -> str:
     med = statistics.median
+    base, new = f"{azml.name} req/s", f"{mlnb.name} req/s"
     lines = [
-        f"{'payload':<8} {'conc':>4} | {'azmlinfsrv req/s':>16} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | "
-        f"{'mlnb req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | {'ratio':>5}",
+        f"{'payload':<8} {'conc':>4} | {base:>16} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | "
+        f"{new:>10} {'p50 ms':>7} {'p99 ms':>7} {'err':>4} | {'ratio':>5}",
         "-" * 104,
     ]
     for payload in PAYLOADS:
@@ -245,7 +259,7 @@ def _table(azml: Peer, mlnb: Peer) -> str:
                               ("PSS after warm-up (shared pages split)", "pss_mb", "MiB"),
                               ("cold start to first 200", "cold_start_s", "s")):
         a, m = med(getattr(azml, attr)), med(getattr(mlnb, attr))
-        lines.append(f"{label:<40} azmlinfsrv {a:>8.2f} {unit:<3}  mlnb {m:>8.2f} {unit:<3}  ratio {m / a:.2f}")
+        lines.append(f"{label:<40} {azml.name} {a:>8.2f} {unit:<3}  {mlnb.name} {m:>8.2f} {unit:<3}  ratio {m / a:.2f}")
     return "\n".join(lines)
 
 
@@ -309,6 +323,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell")
     parser.add_argument("--monitoring-only", action="store_true", help="only the monitoring table")
+    parser.add_argument("--against-ref", metavar="REF", help="compare with mlnb's runtime at git REF, not azmlinfsrv")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -319,15 +334,25 @@ def main() -> None:
         print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
         print(table)
         return
-    models = {name: _prepare(name) for name in ("azmlinfsrv", "mlnb")}
     runtime = _runtime_copy()
-    peers = {name: Peer(name) for name in models}
+    if args.against_ref:
+        mlnb_models = _prepare("mlnb")
+        baseline = Peer(f"mlnb@{args.against_ref}", "mlnb", _runtime_copy(args.against_ref))
+        models = {baseline.name: mlnb_models, "mlnb": mlnb_models}
+    else:
+        baseline = Peer("azmlinfsrv", "azmlinfsrv")
+        models = {name: _prepare(name) for name in ("azmlinfsrv", "mlnb")}
+    peers = {baseline.name: baseline, "mlnb": Peer("mlnb", "mlnb")}
     for index in range(args.rounds):
-        order = ["azmlinfsrv", "mlnb"] if index % 2 == 0 else ["mlnb", "azmlinfsrv"]
+        order = [baseline.name, "mlnb"] if index % 2 == 0 else ["mlnb", baseline.name]
         print(f"round {index + 1}/{args.rounds}", flush=True)
         for name in order:
             _round(peers[name], models[name], runtime, args.duration)
-    table = _table(peers["azmlinfsrv"], peers["mlnb"])
+    table = _table(baseline, peers["mlnb"])
+    if args.against_ref:
+        print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
+        print(table)
+        return
     monitoring = _monitoring(models["mlnb"], runtime, args.rounds, args.duration)
     print(f"\n{WORKERS} workers each, wrk -t1 keep-alive, medians of {args.rounds} rounds x {args.duration:g} s\n")
     print(table)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -150,3 +152,12 @@ def test_secrets_rule_outside_the_current_user(tmp_path: Path) -> None:
     path.chmod(0o444)
     with pytest.raises(KeysFileError, match="chmod 600"):  # the same file elsewhere is too open
         read_keys_file(str(path))
+
+
+def test_a_request_without_a_key_is_refused_before_its_body(awkward: Server) -> None:
+    # Its body is never waited for, nor held: the 401 comes while the client still "sends" it.
+    parts = urlsplit(awkward.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nx")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 401"), answer
