@@ -1,9 +1,14 @@
-"""The WSGI application every worker runs: routes, auth, CORS, limits and error bodies.
+"""The application every worker runs: routes, auth, CORS, limits and error bodies.
 
 Routes: ``GET /`` (liveness), ``GET /ready`` (readiness), ``POST|GET|OPTIONS /score``,
 ``GET /swagger.json?version=2|3``, ``GET /metrics`` (unless metrics are off). Errors are
 always JSON ``{"message": ...}``, including an unexpected exception in the server itself
 (500). Everything that can be computed once (keys, limits, status lines, swagger documents) is.
+
+:meth:`ScoringApp.answer` works out an answer in steps: it yields the ``run()`` call to make
+(at most once) and resumes when that call is done, so the same logic runs as a WSGI app
+(``__call__``, waiting on a thread) and under the RSGI front (``mlnb/serving/_rsgi.py``,
+waiting on the event loop).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -27,14 +32,16 @@ from mlnb.serving.amlhttp import AMLRequest, Headers, _headers_from_environ
 from mlnb.serving.entry_script import InputMode
 from mlnb.serving.observe import BODY_KEY, RUN_MS_KEY, Observer
 from mlnb.serving.schema import InputError
-from mlnb.serving.scorer import Scorer, ScoringTimeout, WorkerRestarting
+from mlnb.serving.scorer import Call, Scorer, ScoringTimeout, WorkerRestarting
 from mlnb.serving.settings import Settings
 from mlnb.serving.swagger import build_swagger
 
-__all__ = ["ScoringApp"]
+__all__ = ["Answer", "ScoringApp"]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _Reply = tuple[int, list[tuple[str, str]], bytes]
+#: An answer worked out in steps: yields the ``run()`` call to make, returns status, headers, body.
+Answer = Generator[Call, None, _Reply]
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 _JSON = ("Content-Type", "application/json")
@@ -85,7 +92,7 @@ class _ExitAfterSend:
 
 
 class ScoringApp:
-    """The WSGI callable of one worker.
+    """The app of one worker: a WSGI callable, and :meth:`answer` for other fronts.
 
     Args:
         settings: The server settings.
@@ -105,8 +112,8 @@ class ScoringApp:
         self._cors_any = "*" in settings.cors_origins
         self._cors_origins = frozenset(settings.cors_origins)
         self._swagger: dict[int, bytes] = {}
-        self._routes: dict[str, Callable[[dict[str, Any], str], _Reply]] = {
-            "/score": self._score,
+        self._routes: dict[str, Callable[[dict[str, Any], str], _Reply] | None] = {
+            "/score": None,  # answered in steps (_score)
             "/": self._health,
             "/ready": self._ready,
             "/swagger.json": self._swagger_json,
@@ -119,20 +126,55 @@ class ScoringApp:
         self._not_found = f"routes are {', '.join(others)} and {last}."
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        steps = self.answer(environ)
+        try:
+            call = next(steps)
+            try:
+                self._scorer.call(call, self._timeout_s)
+            except (ScoringTimeout, WorkerRestarting) as exc:
+                steps.throw(exc)
+            else:
+                next(steps)
+            raise AssertionError("answer() yields one call at most")
+        except StopIteration as stop:
+            status, headers, body = stop.value
+        start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
+        if status == 504 and self._scorer.abandoned:
+            return _ExitAfterSend(body, self._scorer)
+        return [body]
+
+    def answer(self, environ: dict[str, Any]) -> Answer:
+        """Work out the answer to a request, in steps.
+
+        Yields the ``run()`` call to make, at most once: the caller submits it to the scorer
+        and resumes the generator once it is done, or throws :class:`ScoringTimeout` or
+        :class:`WorkerRestarting` into it. Before ``init()`` has returned, a ``/score``
+        request blocks in here until it has (up to the scoring timeout).
+
+        Args:
+            environ: The request's WSGI environ.
+
+        Returns:
+            Status, headers (``Content-Length`` included) and body.
+        """
         start = time.perf_counter()
         observer = self._observer
         started = observer.begin() if observer is not None else 0.0
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"
-        route = self._routes.get(path)
+        known = path in self._routes
         refused = self._guard.host_error(environ)
         try:
             if refused is not None:
                 status, headers, body = _error(421, refused)
-            elif route is None:
+            elif not known:
                 status, headers, body = _error(404, f"No route {path!r}; {self._not_found}")
             else:
-                status, headers, body = route(environ, method)
+                route = self._routes[path]
+                if route is None:
+                    status, headers, body = yield from self._score(environ, method)
+                else:
+                    status, headers, body = route(environ, method)
         except Exception as exc:  # a bug here must still answer JSON, and be logged
             traceback.print_exc()
             status, headers, body = _error(500, f"The server failed on this request: {type(exc).__name__}: {exc}")
@@ -148,12 +190,9 @@ class ScoringApp:
         headers.append(("Content-Length", str(len(body))))
         if observer is not None:
             observer.end(environ, path, status, body, request_id, started)
-        start_response(_STATUS_LINES.get(status) or f"{status} Unknown", headers)
         if self._access_log:
             _log_access(method, path, status, start)
-        if status == 504 and self._scorer.abandoned:
-            return _ExitAfterSend(body, self._scorer)
-        return [body]
+        return status, headers, body
 
     def _health(self, environ: dict[str, Any], method: str) -> _Reply:
         if method not in ("GET", "HEAD"):
@@ -198,17 +237,14 @@ class ScoringApp:
             matched |= hmac.compare_digest(given, key)
         return matched
 
-    def _score(self, environ: dict[str, Any], method: str) -> _Reply:
+    def _score(self, environ: dict[str, Any], method: str) -> Answer:
         if method == "OPTIONS":
             return self._preflight(environ)
         if method not in ("POST", "GET"):
             return _error(405, f"{method} is not allowed on /score; use POST.", ("Allow", _SCORE_METHODS))
-        cross_site = self._guard.cross_site_error(environ)
-        if cross_site is not None:
-            return _error(403, cross_site)
-        if self._keys and not self._authorized(environ):
-            return _error(401, "Missing or wrong key: send the header 'Authorization: Bearer <key>'.",
-                          ("WWW-Authenticate", "Bearer"))
+        refused = self._refusal(environ)
+        if refused is not None:
+            return refused
         scorer = self._scorer
         if not scorer.ready.is_set() and not scorer.ready.wait(self._timeout_s):
             return _error(503, "init() has not finished yet; retry.", ("Retry-After", "1"))
@@ -217,9 +253,9 @@ class ScoringApp:
         mode = script.mode
 
         if method == "POST":
-            content_type = environ.get("CONTENT_TYPE")
-            if mode is InputMode.SCHEMA and content_type and not _is_json_type(content_type):
-                return _error(415, f"Content-Type {content_type!r} is not supported; send application/json.")
+            unsupported = _unsupported_type(environ, mode)
+            if unsupported is not None:
+                return unsupported
             try:
                 body = read_body(environ, self._max_body)
             except BodyRejected as exc:
@@ -256,8 +292,9 @@ class ScoringApp:
         if script.wants_headers:
             kwargs["request_headers"] = Headers(_headers_from_environ(environ))
 
+        call = Call(script.call, args, kwargs)
         try:
-            call = scorer.call(script.call, args, kwargs, self._timeout_s)
+            yield call
         except ScoringTimeout:
             return _error(504, f"run() did not finish within the scoring timeout of "
                                f"{self._settings.timeout_ms} ms; this worker is being replaced.")
@@ -280,6 +317,32 @@ class ScoringApp:
         except TypeError as exc:
             print(f"mlnb.serving: run() returned a value JSON cannot represent: {exc}", file=sys.stderr)
             return _error(500, f"run() returned a value that cannot be serialised as JSON: {exc}", timing)
+
+    def reads_body(self, environ: dict[str, Any]) -> bool:
+        """Whether the app would read this request's body: a ``POST /score`` it does not refuse first.
+
+        The Host, cross-site, key and ``Content-Type`` checks come before the body, so a
+        client without a key never makes the server hold a body. (``Content-Type`` is known to
+        be refused only once ``init()`` has returned, since the script decides.)
+
+        Args:
+            environ: The request's WSGI environ, without its body.
+        """
+        if environ["REQUEST_METHOD"] != "POST" or environ.get("PATH_INFO") != "/score":
+            return False
+        if self._guard.host_error(environ) is not None or self._refusal(environ) is not None:
+            return False
+        script = self._scorer.script
+        return script is None or _unsupported_type(environ, script.mode) is None
+
+    def _refusal(self, environ: dict[str, Any]) -> _Reply | None:
+        cross_site = self._guard.cross_site_error(environ)
+        if cross_site is not None:
+            return _error(403, cross_site)
+        if self._keys and not self._authorized(environ):
+            return _error(401, "Missing or wrong key: send the header 'Authorization: Bearer <key>'.",
+                          ("WWW-Authenticate", "Bearer"))
+        return None
 
     def _metrics(self, environ: dict[str, Any], method: str) -> _Reply:
         if method not in ("GET", "HEAD"):
@@ -312,6 +375,13 @@ class ScoringApp:
                 ("Access-Control-Max-Age", "600"),
             ]
         return 200, headers, b""
+
+
+def _unsupported_type(environ: dict[str, Any], mode: InputMode) -> _Reply | None:
+    content_type = environ.get("CONTENT_TYPE")
+    if mode is InputMode.SCHEMA and content_type and not _is_json_type(content_type):
+        return _error(415, f"Content-Type {content_type!r} is not supported; send application/json.")
+    return None
 
 
 def _log_access(method: str, path: str, status: int, start: float) -> None:

@@ -2,7 +2,9 @@
 
 Each worker process has exactly one scoring thread, so ``run()`` is never called
 concurrently within a process (as under azmlinfsrv's sync workers) and ``init()`` and
-``run()`` share a thread. HTTP threads hand calls over and wait with the scoring timeout.
+``run()`` share a thread. Requests hand calls over and wait with the scoring timeout, on a
+thread (:meth:`Scorer.call`) or on the worker's event loop (:meth:`Scorer.submit`, then
+``Call.notify`` when it is done).
 A call that overruns cannot be interrupted safely, so the worker is then abandoned: queued
 calls are answered "restarting", and the process exits for the server to replace it.
 """
@@ -40,7 +42,7 @@ class WorkerRestarting(RuntimeError):
 class Call:
     """One ``run()`` call handed from an HTTP thread to the scoring thread."""
 
-    __slots__ = ("args", "done", "error", "func", "kwargs", "result", "run_ms")
+    __slots__ = ("args", "done", "error", "func", "kwargs", "notify", "result", "run_ms")
 
     def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.func = func
@@ -53,6 +55,14 @@ class Call:
         # blocks on it with a timeout, the scoring thread releases it.
         self.done = _thread.allocate_lock()
         self.done.acquire()
+        #: Called (on the scoring thread) once the call is done, for waiters that cannot block.
+        self.notify: Callable[[], object] | None = None
+
+    def finish(self) -> None:
+        """Signal that the call is done (its result or error is set)."""
+        self.done.release()
+        if self.notify is not None:
+            self.notify()
 
 
 class Scorer:
@@ -85,26 +95,37 @@ class Scorer:
         """Start the scoring thread (it loads the script and calls ``init()`` first)."""
         self._thread.start()
 
-    def call(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float) -> Call:
-        """Run ``func(*args, **kwargs)`` on the scoring thread and wait for it.
-
-        Returns:
-            The finished call; ``error`` is set when ``func`` raised.
+    def call(self, call: Call, timeout_s: float) -> None:
+        """Run ``call`` on the scoring thread and wait for it; ``call.error`` is set when it raised.
 
         Raises:
             ScoringTimeout: The call overran ``timeout_s``; the worker is now abandoned.
             WorkerRestarting: The worker was abandoned before the call could run.
         """
+        self.submit(call)
+        if not call.done.acquire(timeout=timeout_s):
+            raise self.overran(timeout_s)
+        self.check(call)
+
+    def submit(self, call: Call) -> None:
+        """Queue ``call`` for the scoring thread without waiting (``call.notify`` says when it is done).
+
+        Raises:
+            WorkerRestarting: The worker is abandoned; the call will not run.
+        """
         if self.abandoned:
             raise WorkerRestarting("worker is restarting after a scoring timeout")
-        call = Call(func, args, kwargs)
         self._queue.put(call)
-        if not call.done.acquire(timeout=timeout_s):
-            self._abandon()
-            raise ScoringTimeout(f"run() did not return within {timeout_s * 1000:.0f} ms")
+
+    def check(self, call: Call) -> None:
+        """After a submitted call is done: raise :class:`WorkerRestarting` if it never ran."""
         if isinstance(call.error, WorkerRestarting):
             raise call.error
-        return call
+
+    def overran(self, timeout_s: float) -> ScoringTimeout:
+        """A waiter gave up on a call after ``timeout_s``: abandon the worker; returns the error to raise."""
+        self._abandon()
+        return ScoringTimeout(f"run() did not return within {timeout_s * 1000:.0f} ms")
 
     def exit_after_response(self) -> None:
         """Exit the process shortly, so the server replaces this abandoned worker."""
@@ -122,7 +143,7 @@ class Scorer:
             except queue.Empty:
                 return
             waiting.error = WorkerRestarting("worker is restarting after a scoring timeout; retry")
-            waiting.done.release()
+            waiting.finish()
 
     def _main(self) -> None:
         try:
@@ -145,7 +166,7 @@ class Scorer:
                 call.error = exc
                 traceback.print_exc()
             call.run_ms = (clock() - start) * 1000.0
-            call.done.release()
+            call.finish()
 
 
 def _exit_abandoned() -> None:

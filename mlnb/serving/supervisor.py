@@ -1,6 +1,6 @@
 """Run the scoring app under granian's process manager, with mlnb's failure policy.
 
-granian (a Rust HTTP server with a WSGI interface) owns the listening socket, the worker
+granian (a Rust HTTP server, here with its RSGI interface) owns the listening socket, the worker
 processes and keep-alive connections. mlnb adds, through a small state folder shared with
 the workers:
 
@@ -106,7 +106,7 @@ def serve(settings: Any) -> int:
         0 after a normal shutdown, :data:`EXIT_INIT_FAILED` when the entry script could not
         start, another non-zero status when granian stopped on an error.
     """
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, RuntimeModes
     from granian.log import LogLevels
 
     from mlnb.serving.settings import SETTINGS_ENV
@@ -128,12 +128,11 @@ def serve(settings: Any) -> int:
         "mlnb.serving.worker:create_app",
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.WSGI,
+        # Each worker's event loop reads bodies and answers health checks; /score runs on
+        # the worker's own threads (mlnb/serving/_rsgi.py).
+        interface=Interfaces.RSGI,
         workers=settings.workers,
-        # More than one HTTP thread, so health checks answer while run() is busy; run()
-        # itself is serialised on the worker's scoring thread. More threads cost throughput
-        # (measured: a third less at 32 connections with 16 threads).
-        blocking_threads=2,
+        runtime_mode=RuntimeModes.mt,
         http=HTTPModes.http1,
         websockets=False,
         respawn_failed_workers=True,

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from mlnb.serving._keys import KeysFileError
+from mlnb.serving._rsgi import RSGIApp
 from mlnb.serving.app import ScoringApp
 from mlnb.serving.entry_script import EntryScript, load_entry_script
 from mlnb.serving.scorer import Scorer
@@ -16,17 +17,20 @@ from mlnb.serving.settings import SETTINGS_ENV, Settings
 from mlnb.serving.shim import install_azureml_shim
 from mlnb.serving.supervisor import EXIT_INIT_FAILED, WorkerState
 
-__all__ = ["LISTEN_AFTER_INIT_ENV", "create_app"]
+__all__ = ["INIT_WAIT_THREADS", "LISTEN_AFTER_INIT_ENV", "create_app"]
 
 #: ``1``: a worker joins the port only once ``init()`` has returned (a port handover: the
 #: old server keeps every request until the new one can answer it, and a failing ``init()``
 #: never receives one).
 LISTEN_AFTER_INIT_ENV = "MLNB_LISTEN_AFTER_INIT"
 _PR_SET_PDEATHSIG = 1
+#: Threads per worker for /score requests that arrive before init() has returned (they
+#: wait for it there, not on the event loop); later requests hold no thread.
+INIT_WAIT_THREADS = 2
 
 
-def create_app() -> ScoringApp:
-    """Build this worker's WSGI app; the entry script loads and ``init()`` runs in the background.
+def create_app() -> RSGIApp:
+    """Build this worker's app; the entry script loads and ``init()`` runs in the background.
 
     Called by granian in each worker process (``--factory``). The app answers ``/`` and
     ``/ready`` at once; scoring requests wait until ``init()`` has returned.
@@ -61,7 +65,9 @@ def create_app() -> ScoringApp:
     scorer.start()
     if os.environ.get(LISTEN_AFTER_INIT_ENV) == "1":
         scorer.ready.wait()  # granian binds this worker's socket when the factory returns
-    return ScoringApp(settings, scorer, keys=keys)
+    return RSGIApp(ScoringApp(settings, scorer, keys=keys), scorer, max_body_bytes=int(settings.max_body_mb * 2**20),
+                   body_timeout_s=settings.body_timeout_s, scoring_timeout_s=settings.timeout_ms / 1000.0,
+                   threads=INIT_WAIT_THREADS)
 
 
 def _die_with_the_server() -> None:

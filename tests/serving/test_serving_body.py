@@ -1,4 +1,4 @@
-"""Request bodies: big chunked ones stop at the limit; slow ones are a known gap."""
+"""Request bodies: big chunked ones stop at the limit; slow ones hold no thread and end in a 408."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import requests
 from conftest import Server, script
 
 WORKERS = 2
-HTTP_THREADS = 2  # granian's blocking threads per worker (mlnb/serving/supervisor.py)
+HTTP_THREADS = 2  # HTTP threads per worker under WSGI: that many slow clients per worker used to stop it
 
 
 def address(server: Server) -> tuple[str, int]:
@@ -40,18 +40,48 @@ def server(launch: object) -> Server:
     return launch(["--entry-script", script("raw.py"), "--workers", str(WORKERS)])  # type: ignore[operator]
 
 
-@pytest.mark.xfail(strict=True, raises=requests.Timeout,
-                   reason="known gap: granian's WSGI body read has no timeout and holds an HTTP thread "
-                          "(docs/serving.md, 'Limits')")
-def test_slow_bodies_do_not_starve_health(server: Server) -> None:
+def test_slow_bodies_do_not_starve_health_or_scoring(server: Server) -> None:
     clients = open_slow_clients(server, WORKERS * HTTP_THREADS + 2)
     try:
         time.sleep(0.5)
-        assert requests.get(f"{server.url}/ready", timeout=3).status_code == 200
+        for sock in clients:  # a byte now and then, like the clients of the report
+            sock.sendall(b"x")
+        for _ in range(5):
+            assert requests.get(f"{server.url}/ready", timeout=3).status_code == 200
+            assert requests.get(f"{server.url}/", timeout=3).status_code == 200
+            assert requests.post(server.score_url, data="hello", timeout=3).json()["echo"] == "hello"
     finally:
         for sock in clients:
             sock.close()
-        time.sleep(0.5)  # let the workers see the closed connections before the next test
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    answer = b""
+    while data := sock.recv(65536):
+        answer += data
+    return answer
+
+
+def test_a_body_that_stalls_is_408_after_the_body_timeout(launch: object) -> None:
+    server: Server = launch(["--entry-script", script("raw.py"), "--body-timeout-s", "1"])  # type: ignore[operator]
+    clients = open_slow_clients(server, 3)
+    try:
+        started = time.monotonic()
+        answers = []
+        for sock in clients:
+            sock.settimeout(10)
+            answers.append(read_until_closed(sock))  # the 408 closes the connection
+        elapsed = time.monotonic() - started
+    finally:
+        for sock in clients:
+            sock.close()
+    for answer in answers:
+        head, body = answer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 408"), answer
+        assert b"connection: close" in head.lower()
+        assert "--body-timeout-s" in json.loads(body)["message"]
+    assert 0.9 < elapsed < 5, elapsed
+    assert requests.post(server.score_url, data="after", timeout=5).json()["echo"] == "after"
 
 
 def test_a_body_that_ends_early_is_400(server: Server) -> None:

@@ -74,19 +74,22 @@ def test_flags_win_over_environment(tmp_path: Path) -> None:
     env = {"AZUREML_ENTRY_SCRIPT": "env.py", "WORKER_COUNT": "3", "SCORING_TIMEOUT_MS": "900",
            "AML_CORS_ORIGINS": "http://a, http://b", "AML_APP_ROOT": "/srv/app", "AZUREML_MODEL_DIR": "/m",
            "MLNB_AUTH_KEYS_FILE": str(env_keys), "MLNB_ALLOWED_HOSTS": "a.example, B.example",
-           "MLNB_ACCESS_LOG": "1"}
+           "MLNB_ACCESS_LOG": "1", "MLNB_BODY_TIMEOUT_S": "7.5"}
     from_env = parse_settings([], env)
     assert (from_env.entry_script, from_env.workers, from_env.timeout_ms) == ("env.py", 3, 900)
     assert from_env.cors_origins == ("http://a", "http://b")
     assert (from_env.app_root, from_env.model_dir, from_env.port) == ("/srv/app", "/m", 5001)
     assert from_env.auth_keys() == ("e1",) and from_env.access_log
     assert from_env.allowed_hosts == ("a.example", "b.example")
+    assert from_env.body_timeout_s == 7.5 and parse_settings(["--entry-script", "f.py"], {}).body_timeout_s == 60
     flags = parse_settings(["--entry-script", "f.py", "--workers", "2", "--timeout-ms", "5",
                             "--auth-keys-file", str(flag_keys), "--max-body-mb", "1.5",
-                            "--allowed-hosts", "*"], env)
+                            "--allowed-hosts", "*", "--body-timeout-s", "2"], env)
     assert (flags.entry_script, flags.workers, flags.timeout_ms) == ("f.py", 2, 5)
     assert flags.auth_keys() == ("k1", "k2") and flags.max_body_mb == 1.5
-    assert flags.allowed_hosts == ("*",)
+    assert flags.allowed_hosts == ("*",) and flags.body_timeout_s == 2
+    with pytest.raises(SystemExit):
+        parse_settings(["--entry-script", "f.py", "--body-timeout-s", "0"], {})
     assert "k1" not in flags.to_json()  # workers get the file's path, never a key
 
 
