@@ -30,9 +30,6 @@ def collect_project(
     base_image: str,
 ) -> Iterator[Project]:
     yield from project_maker(tmp_path, diabetes_model_file, seed_score_script)
-    workspace = Workspace(tmp_path / ".mlnb")
-    for image in docker_client.images.list(filters={"label": f"mlnb.workspace={workspace.path}"}):
-        docker_client.images.remove(image.id, force=True)
 
 
 def test_a_docker_service_collects_into_the_workspace_across_a_reload(collect_project: Project, docker_client: docker.DockerClient) -> None:

@@ -7,8 +7,12 @@ built once, and the later tests exercise what users repeat: deploys on a warm ca
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,9 +42,6 @@ def docker_project(
 ) -> Iterator[Project]:
     folder = tmp_path_factory.mktemp("docker-project")
     yield from project_maker(folder, diabetes_model_file, seed_score_script)
-    workspace = Workspace(folder / ".mlnb")
-    for image in docker_client.images.list(filters={"label": f"mlnb.workspace={workspace.path}"}):
-        docker_client.images.remove(image.id, force=True)
 
 
 def _docker(**options: object) -> object:
@@ -187,31 +188,50 @@ def _run_and_score(client: docker.DockerClient, tag: str, payload: dict) -> None
         client.images.remove(tag, force=True)
 
 
-def test_interrupting_a_docker_deploy_leaves_no_container(docker_project: Project, docker_client: docker.DockerClient) -> None:
-    import os
-    import signal
-    import threading
+def _interrupt_when(reached: Callable[[], bool], timeout_s: float = 300) -> threading.Thread:
+    """Send this process SIGINT (Ctrl-C) once ``reached()`` is true: a deploy stopped at a known phase."""
 
+    def watch() -> None:
+        deadline = time.monotonic() + timeout_s
+        while not reached() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
+@pytest.mark.parametrize("phase", ["build", "init"])
+def test_interrupting_a_docker_deploy_leaves_no_container(docker_project: Project, docker_client: docker.DockerClient,
+                                                          phase: str) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, (
+        f"an earlier test left SIGINT handled by {signal.getsignal(signal.SIGINT)!r}, so Ctrl-C cannot reach the deploy")
     workspace, _, source = docker_project
-    slow = _variant(source, "src-slow", "def init():", "import time\n\n\ndef init():\n    time.sleep(120)")
+    name = f"slow-{phase}"
+    # A distinct source each time, so the image is really built rather than taken from the cache.
+    slow = _variant(source, f"src-{name}", "def init():", f"import time\n\n\ndef init():\n    time.sleep(120)  # {uuid.uuid4()}")
+    labels = [f"mlnb.service={name}", f"mlnb.workspace={workspace.path}"]
+
+    def reached() -> bool:
+        if phase == "build":
+            return "Step 2/" in Webservice(workspace, name).get_logs() if name in [s.name for s in Webservice.list(workspace)] else False
+        return bool(docker_client.containers.list(filters={"label": [*labels, "mlnb.role=server"], "status": "running"}))
+
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "mlnb")
     shell.magics_manager.registry["MlnbMagics"].workspace = str(workspace.path.parent)
-    timer = threading.Timer(8, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    watcher = _interrupt_when(reached)
     try:
         with pytest.raises(KeyboardInterrupt):
-            shell.run_line_magic(
-                "deploy", f"slowdocker --backend docker --model sklearn_regression_model --entry-script {slow / 'score.py'}"
-            )
+            shell.run_line_magic("deploy", f"{name} --backend docker --model sklearn_regression_model --entry-script {slow / 'score.py'}")
     finally:
-        timer.cancel()
+        watcher.join()
         shell.run_line_magic("unload_ext", "mlnb")
-    assert "slowdocker" not in [s.name for s in Webservice.list(workspace)]
-    leftovers = docker_client.containers.list(all=True, filters={"label": "mlnb.service=slowdocker"})
-    assert [c.name for c in leftovers if c.labels.get("mlnb.workspace") == str(workspace.path)] == []
+    assert name not in [s.name for s in Webservice.list(workspace)]
+    assert docker_client.containers.list(all=True, filters={"label": labels}) == []
 
 
 @pytest.mark.parametrize("role", ["server", "port"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -38,9 +39,6 @@ def switch_project(
 ) -> Iterator[Project]:
     folder = tmp_path_factory.mktemp("docker-switch")
     yield from project_maker(folder, diabetes_model_file, seed_score_script)
-    workspace = Workspace(folder / ".mlnb")
-    for image in docker_client.images.list(filters={"label": f"mlnb.workspace={workspace.path}"}):
-        docker_client.images.remove(image.id, force=True)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +144,18 @@ def test_an_engine_that_goes_away_is_the_state_unknown(keyed: Webservice, monkey
     assert "Unknown" in service._repr_html_() and "keyed" in repr(service)
     assert "unreachable" in service.get_logs().splitlines()[-1]
     assert service._record.state == "Healthy"
+
+
+def test_a_container_that_exits_before_the_listening_probe_counts_no_worker(docker_client: docker.DockerClient,
+                                                                            base_image: str) -> None:
+    # The race of a new version whose init() fails: the container was running at reload()
+    # and had exited (status 3) when the probe's exec started; the engine then answers 409.
+    from mlnb.deploy.backends._docker import _listening_workers
+
+    container = docker_client.containers.run(base_image, ["python3", "-c", "raise SystemExit(3)"],
+                                             name=f"mlnb-test-exited-{uuid.uuid4().hex[:12]}", detach=True)
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 3
+        assert _listening_workers(container) == 0
+    finally:
+        container.remove(force=True)

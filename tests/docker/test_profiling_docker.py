@@ -42,8 +42,6 @@ def profiling_project(
     yield workspace, model, source
     for service in Webservice.list(workspace):
         service.delete()
-    for image in docker_client.images.list(filters={"label": f"mlnb.workspace={workspace.path}"}):
-        docker_client.images.remove(image.id, force=True)
 
 
 def _containers(client: docker.DockerClient, workspace: Workspace) -> list[str]:

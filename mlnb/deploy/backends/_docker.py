@@ -99,6 +99,17 @@ print(count)
 """
 
 
+def _listening_workers(container: Container) -> int:
+    """How many workers listen on the port inside ``container`` (0 when it stopped since its last reload)."""
+    try:
+        result = container.exec_run(["python", "-c", _LISTENING_PROBE])
+    except APIError as error:
+        if "is not running" in str(error):  # it exited (init() failed) since reload(): the next round says how
+            return 0
+        raise
+    return int(result.output.decode().strip() or 0) if result.exit_code == 0 else 0
+
+
 class DockerBackend:
     """Runs services as local Docker containers.
 
@@ -405,8 +416,7 @@ class DockerBackend:
                 output = container.logs().decode("utf-8", errors="replace")
                 raise DeploymentFailed(status.detail or "the container exited", logs=output)
             if status.phase == "running":
-                result = container.exec_run(["python", "-c", _LISTENING_PROBE])
-                if result.exit_code == 0 and int(result.output.decode().strip() or 0) >= workers:
+                if _listening_workers(container) >= workers:
                     return
             if time.monotonic() > deadline:
                 output = container.logs().decode("utf-8", errors="replace")
