@@ -24,6 +24,8 @@ Besides req/s and latency it reports the CPU time each server used per request
 ``--against-ref REF`` (e.g. ``main``) compares this checkout's runtime with the one at git
 ``REF`` instead of with azmlinfsrv: the same environment, model, cells and rounds, the
 runtime at ``REF`` taken from ``git archive``; the ratio is this checkout / ``REF``.
+``--mlnb-args FLAGS`` adds server flags to this checkout's mlnb only: ``--against-ref HEAD
+--mlnb-args '--body-timeout-s 60'`` measures the event-loop front against the default one.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Peer:
     name: str
     venv: str
     runtime: Path | None = None
+    args: tuple[str, ...] = ()
     cells: dict[tuple[str, int], Cell] = field(default_factory=dict)
     cold_start_s: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
@@ -211,7 +214,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _round(peer: Peer, models: Path, runtime: Path, duration: int) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/score"
-    command, env = _command(peer.venv, models, port, peer.runtime or runtime)
+    command, env = _command(peer.venv, models, port, peer.runtime or runtime, peer.args)
     log = open(WORK / f"{peer.name}.log", "ab")
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=WORK)
@@ -324,6 +327,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk cell")
     parser.add_argument("--monitoring-only", action="store_true", help="only the monitoring table")
     parser.add_argument("--against-ref", metavar="REF", help="compare with mlnb's runtime at git REF, not azmlinfsrv")
+    parser.add_argument("--mlnb-args", default="", metavar="FLAGS",
+                        help="extra server flags for this checkout's mlnb, e.g. '--body-timeout-s 60' (the event-loop front)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -342,7 +347,7 @@ def main() -> None:
     else:
         baseline = Peer("azmlinfsrv", "azmlinfsrv")
         models = {name: _prepare(name) for name in ("azmlinfsrv", "mlnb")}
-    peers = {baseline.name: baseline, "mlnb": Peer("mlnb", "mlnb")}
+    peers = {baseline.name: baseline, "mlnb": Peer("mlnb", "mlnb", args=tuple(args.mlnb_args.split()))}
     for index in range(args.rounds):
         order = [baseline.name, "mlnb"] if index % 2 == 0 else ["mlnb", baseline.name]
         print(f"round {index + 1}/{args.rounds}", flush=True)

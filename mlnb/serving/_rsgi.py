@@ -1,4 +1,4 @@
-"""The worker's RSGI front: bodies read on the event loop with a deadline, ``run()`` awaited there.
+"""The event-loop front (``--body-timeout-s``): RSGI, bodies read on the event loop with a deadline.
 
 Under granian's WSGI interface a request body is read on an HTTP thread
 (``wsgi.input.read()`` blocks with no timeout), so a few clients that trickle their bodies

@@ -21,8 +21,6 @@ SETTINGS_ENV = "MLNB_SERVING_SETTINGS"
 #: Azure's default scoring timeout (azmlinfsrv): one hour.
 DEFAULT_TIMEOUT_MS = 3_600_000
 DEFAULT_MAX_BODY_MB = 100.0
-#: Longest a client may take to send a request body once its headers have arrived.
-DEFAULT_BODY_TIMEOUT_S = 60.0
 DEFAULT_COLLECT_INTERVAL_S = 5.0
 DEFAULT_COLLECT_BUFFER = 10_000
 
@@ -48,7 +46,9 @@ class Settings:
             line); ``None`` disables auth.
         max_body_mb: Largest accepted request body, in MiB.
         body_timeout_s: Longest a request body may take to arrive, from the end of the
-            headers; 408 after that.
+            headers (408 after that); setting it turns on the event-loop front: bodies are
+            read and health checks answered on each worker's event loop, so slow clients
+            hold no HTTP thread (docs/serving.md, "Slow clients"). ``None``: off.
         allowed_hosts: Host names accepted besides the loopback ones (``*`` for any); empty
             means any when bound to a non-loopback address, loopback names only otherwise.
         access_log: Write one line per request to stderr.
@@ -69,7 +69,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     auth_keys_file: str | None = None
     max_body_mb: float = DEFAULT_MAX_BODY_MB
-    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    body_timeout_s: float | None = None
     allowed_hosts: tuple[str, ...] = ()
     access_log: bool = False
     service_name: str = "mlnb-service"
@@ -119,9 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file of accepted bearer keys, one a line (primary, secondary); mode 0600, "
                              "or read-only under /run/secrets/ [MLNB_AUTH_KEYS_FILE]")
     parser.add_argument("--max-body-mb", type=float, help=f"largest request body in MiB (default {DEFAULT_MAX_BODY_MB:g})")
-    parser.add_argument("--body-timeout-s", type=float,
-                        help=f"longest a request body may take to arrive, in seconds (default "
-                             f"{DEFAULT_BODY_TIMEOUT_S:g}; 408 after that) [MLNB_BODY_TIMEOUT_S]")
+    parser.add_argument("--body-timeout-s", type=float, metavar="SECONDS",
+                        help="answer 408 to a request body slower than this, reading bodies and answering "
+                             "health checks on each worker's event loop so slow clients cannot hold its HTTP "
+                             "threads (costs throughput; default off: put a buffering proxy in front) "
+                             "[MLNB_BODY_TIMEOUT_S]")
     parser.add_argument("--allowed-hosts", metavar="HOSTS",
                         help="comma-separated Host names accepted besides loopback ones, or * "
                              "(default: loopback names when bound to loopback, any otherwise) [MLNB_ALLOWED_HOSTS]")
@@ -188,7 +190,9 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
         cors_origins=tuple(origin.strip() for origin in cors.split(",") if origin.strip()),
         auth_keys_file=args.auth_keys_file or env.get("MLNB_AUTH_KEYS_FILE") or None,
         max_body_mb=float(number(args.max_body_mb, "", DEFAULT_MAX_BODY_MB, float)),
-        body_timeout_s=float(number(args.body_timeout_s, "MLNB_BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S, float)),
+        # Unset (or 0 in the environment): no guard.
+        body_timeout_s=(args.body_timeout_s if args.body_timeout_s is not None
+                        else number(None, "MLNB_BODY_TIMEOUT_S", 0.0, float) or None),
         allowed_hosts=tuple(host.strip().lower() for host in hosts.split(",") if host.strip()),
         access_log=access_log,
         service_name=args.service_name or env.get("SERVICE_NAME") or "mlnb-service",
@@ -199,7 +203,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
                                         DEFAULT_COLLECT_INTERVAL_S, float)),
         collect_buffer=int(number(args.collect_buffer, "MLNB_COLLECT_BUFFER", DEFAULT_COLLECT_BUFFER, int)),
     )
-    if settings.body_timeout_s <= 0:
+    if settings.body_timeout_s is not None and settings.body_timeout_s <= 0:
         parser.error(f"--body-timeout-s must be above 0 (got {settings.body_timeout_s:g})")
     for name, value, low in (("--port", settings.port, 1), ("--workers", settings.workers, 1),
                              ("--timeout-ms", settings.timeout_ms, 1), ("--max-body-mb", settings.max_body_mb, 0)):

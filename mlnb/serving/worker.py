@@ -29,11 +29,12 @@ _PR_SET_PDEATHSIG = 1
 INIT_WAIT_THREADS = 2
 
 
-def create_app() -> RSGIApp:
+def create_app() -> ScoringApp | RSGIApp:
     """Build this worker's app; the entry script loads and ``init()`` runs in the background.
 
-    Called by granian in each worker process (``--factory``). The app answers ``/`` and
-    ``/ready`` at once; scoring requests wait until ``init()`` has returned.
+    Called by granian in each worker process (``--factory``): the WSGI app, or with
+    ``--body-timeout-s`` the event-loop front (RSGI) in front of it. The app
+    answers ``/`` and ``/ready`` at once; scoring requests wait until ``init()`` has returned.
     """
     _die_with_the_server()
     settings = Settings.from_json(os.environ[SETTINGS_ENV])
@@ -65,9 +66,11 @@ def create_app() -> RSGIApp:
     scorer.start()
     if os.environ.get(LISTEN_AFTER_INIT_ENV) == "1":
         scorer.ready.wait()  # granian binds this worker's socket when the factory returns
-    return RSGIApp(ScoringApp(settings, scorer, keys=keys), scorer, max_body_bytes=int(settings.max_body_mb * 2**20),
-                   body_timeout_s=settings.body_timeout_s, scoring_timeout_s=settings.timeout_ms / 1000.0,
-                   threads=INIT_WAIT_THREADS)
+    app = ScoringApp(settings, scorer, keys=keys)
+    if settings.body_timeout_s is None:
+        return app
+    return RSGIApp(app, scorer, max_body_bytes=int(settings.max_body_mb * 2**20), body_timeout_s=settings.body_timeout_s,
+                   scoring_timeout_s=settings.timeout_ms / 1000.0, threads=INIT_WAIT_THREADS)
 
 
 def _die_with_the_server() -> None:

@@ -57,6 +57,17 @@ class Server:
         return int(self.proc.returncode)
 
 
+#: Server flags of the event-loop front (``--body-timeout-s``); the default front is WSGI.
+LOOP_FRONT = ("--body-timeout-s", "60")
+
+
+@pytest.fixture(scope="module", params=[(), LOOP_FRONT], ids=["wsgi", "loop"])
+def front(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The flags of each HTTP front in turn: tests that take it run under both."""
+    flags: tuple[str, ...] = request.param
+    return flags
+
+
 @pytest.fixture(scope="session")
 def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PYTHONPATH entry holding only ``mlnb/__init__.py`` (empty) and ``mlnb/serving``."""

@@ -1,4 +1,6 @@
-"""Request bodies: big chunked ones stop at the limit; slow ones hold no thread and end in a 408."""
+"""Request bodies: big chunked ones stop at the limit under both fronts; slow ones stop the
+default (WSGI) front, and under the event-loop front (``--body-timeout-s``) hold no thread
+and end in a 408."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 import requests
-from conftest import Server, script
+from conftest import LOOP_FRONT, Server, script
 
 WORKERS = 2
-HTTP_THREADS = 2  # HTTP threads per worker under WSGI: that many slow clients per worker used to stop it
+HTTP_THREADS = 2  # HTTP threads per worker under WSGI (mlnb/serving/supervisor.py): that many slow clients stop it
 
 
 def address(server: Server) -> tuple[str, int]:
@@ -36,11 +38,27 @@ def open_slow_clients(server: Server, count: int) -> list[socket.socket]:
 
 
 @pytest.fixture(scope="module")
-def server(launch: object) -> Server:
-    return launch(["--entry-script", script("raw.py"), "--workers", str(WORKERS)])  # type: ignore[operator]
+def server(launch: object, front: tuple[str, ...]) -> Server:
+    return launch(["--entry-script", script("raw.py"), "--workers", str(WORKERS), *front])  # type: ignore[operator]
 
 
-def test_slow_bodies_do_not_starve_health_or_scoring(server: Server) -> None:
+@pytest.mark.xfail(strict=True, raises=requests.Timeout,
+                   reason="known gap of the default front: granian's WSGI body read has no timeout and holds an "
+                          "HTTP thread (docs/serving.md, 'Slow clients'); --body-timeout-s is the way out")
+def test_slow_bodies_starve_health_under_the_default_front(launch: object) -> None:
+    server: Server = launch(["--entry-script", script("raw.py"), "--workers", str(WORKERS)])  # type: ignore[operator]
+    clients = open_slow_clients(server, WORKERS * HTTP_THREADS)
+    try:
+        time.sleep(0.5)
+        assert requests.get(f"{server.url}/ready", timeout=3).status_code == 200
+    finally:
+        for sock in clients:
+            sock.close()
+        time.sleep(0.5)  # let the workers see the closed connections before the server stops
+
+
+def test_slow_bodies_do_not_starve_health_or_scoring_under_the_loop_front(launch: object) -> None:
+    server: Server = launch(["--entry-script", script("raw.py"), "--workers", str(WORKERS), *LOOP_FRONT])  # type: ignore[operator]
     clients = open_slow_clients(server, WORKERS * HTTP_THREADS + 2)
     try:
         time.sleep(0.5)
@@ -134,8 +152,8 @@ def send_chunked(server: Server, total: int, chunk: bytes) -> tuple[bytes, int]:
     return answer, sent
 
 
-def test_chunked_body_far_over_the_limit_is_413_with_bounded_memory(launch: object) -> None:
-    server: Server = launch(["--entry-script", script("raw.py"), "--max-body-mb", "1"])  # type: ignore[operator]
+def test_chunked_body_far_over_the_limit_is_413_with_bounded_memory(launch: object, front: tuple[str, ...]) -> None:
+    server: Server = launch(["--entry-script", script("raw.py"), "--max-body-mb", "1", *front])  # type: ignore[operator]
     baseline = server_rss(server)
     peak = baseline
     done = threading.Event()

@@ -154,8 +154,8 @@ def test_sigkill_loses_at_most_the_current_interval(launch: object, tmp_path: Pa
     assert set(others["inputs"]) == {'{"action": "pid"}'}  # the probes of worker_pid(), nothing else
 
 
-def test_a_scoring_timeout_keeps_the_workers_rows(launch: object, tmp_path: Path) -> None:
-    server = collecting(launch, tmp_path, "--timeout-ms", "1000", interval=3600)
+def test_a_scoring_timeout_keeps_the_workers_rows(launch: object, tmp_path: Path, front: tuple[str, ...]) -> None:
+    server = collecting(launch, tmp_path, "--timeout-ms", "1000", *front, interval=3600)
     victim = worker_pid(server)
     for i in range(3):
         assert post(server, f"t{i}").status_code == 200

@@ -81,7 +81,7 @@ def test_flags_win_over_environment(tmp_path: Path) -> None:
     assert (from_env.app_root, from_env.model_dir, from_env.port) == ("/srv/app", "/m", 5001)
     assert from_env.auth_keys() == ("e1",) and from_env.access_log
     assert from_env.allowed_hosts == ("a.example", "b.example")
-    assert from_env.body_timeout_s == 7.5 and parse_settings(["--entry-script", "f.py"], {}).body_timeout_s == 60
+    assert from_env.body_timeout_s == 7.5 and parse_settings(["--entry-script", "f.py"], {}).body_timeout_s is None
     flags = parse_settings(["--entry-script", "f.py", "--workers", "2", "--timeout-ms", "5",
                             "--auth-keys-file", str(flag_keys), "--max-body-mb", "1.5",
                             "--allowed-hosts", "*", "--body-timeout-s", "2"], env)

@@ -39,9 +39,9 @@ def run_server(runtime_dir: Path, *args: str, env: dict[str, str] | None = None)
 
 
 @pytest.fixture(scope="module")
-def awkward(launch: object, tmp_path_factory: pytest.TempPathFactory) -> Server:
+def awkward(launch: object, tmp_path_factory: pytest.TempPathFactory, front: tuple[str, ...]) -> Server:
     path = keys_file(tmp_path_factory.mktemp("keys"), AWKWARD_KEYS)
-    return launch(["--entry-script", script("raw.py"), "--workers", "2", "--auth-keys-file", str(path)])  # type: ignore[operator]
+    return launch(["--entry-script", script("raw.py"), "--workers", "2", "--auth-keys-file", str(path), *front])  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("key", AWKWARD_KEYS, ids=["dash", "double-dash", "equals", "long"])

@@ -29,9 +29,9 @@ def pid_when_answering(server: Server, timeout_s: float = 60.0) -> int:
 
 
 @pytest.fixture
-def single_worker(launch: object, tmp_path: Path) -> tuple[Server, Path]:
+def single_worker(launch: object, tmp_path: Path, front: tuple[str, ...]) -> tuple[Server, Path]:
     marker = tmp_path / "inits.txt"
-    server = launch(["--entry-script", script("raw.py"), "--workers", "1", "--timeout-ms", "1000"],  # type: ignore[operator]
+    server = launch(["--entry-script", script("raw.py"), "--workers", "1", "--timeout-ms", "1000", *front],  # type: ignore[operator]
                     env={"MLNB_TEST_INIT_MARKER": str(marker)})
     return server, marker
 
