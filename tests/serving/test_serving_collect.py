@@ -56,7 +56,7 @@ def test_every_answered_request_is_collected_once(launch: object, tmp_path: Path
     with ThreadPoolExecutor(8) as pool:
         statuses = dict(pool.map(send, plan))
     assert Counter(statuses.values()) == {200: 200, 500: 60, 400: 40}
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()
 
     frame = read_collected(tmp_path, service="collect-test")
     assert frame.attrs["dropped"] == 0
@@ -78,7 +78,7 @@ def test_layout_files_and_get_inputs(launch: object, tmp_path: Path) -> None:
     response = requests.get(server.score_url, params={"data": "[[1, 2]]", "name": "x"}, timeout=10)
     assert response.status_code == 200
     requests.options(server.score_url, timeout=10)  # a preflight is not a scoring request
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()
     files = list((tmp_path / "data").rglob("*"))
     parts = [path for path in files if path.is_file()]
     assert len(parts) == 1 and not [path for path in files if path.name.startswith(".")]
@@ -97,7 +97,7 @@ def test_a_full_buffer_drops_and_counts_but_never_fails_a_request(launch: object
     assert all(post(server, f"r{i}").status_code == 200 for i in range(100))
     metrics = parse_metrics(requests.get(f"{server.url}/metrics", timeout=10).text)
     assert metrics.loc[metrics["sample"] == "mlnb_collect_dropped_total", "value"].tolist() == [95]
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()
     frame = read_collected(tmp_path)
     assert len(frame) == 5 and frame.attrs["dropped"] == 95
     assert [json.loads(text) for text in frame["outputs"]][0]["echo"] == "r0"  # the first ones are kept
@@ -115,7 +115,7 @@ def test_sigterm_flushes_a_worker_and_the_server(launch: object, tmp_path: Path)
     assert len(read_collected(tmp_path)) == 21
     for i in range(10):
         assert post(server, f"b{i}").status_code == 200
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()
     assert len(read_collected(tmp_path)) == 32
 
 
@@ -147,7 +147,7 @@ def test_sigkill_loses_at_most_the_current_interval(launch: object, tmp_path: Pa
     psutil.Process(victim).wait(30)
     assert worker_pid(server) != victim
     wait_ready(server)
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()
     frame = read_collected(tmp_path)  # every file there is complete
     assert set(kept) <= set(frame["request_id"])
     others = frame[~frame["request_id"].isin(kept + at_risk)]
@@ -166,7 +166,7 @@ def test_a_scoring_timeout_keeps_the_workers_rows(launch: object, tmp_path: Path
     assert list(frame["status"][:5]) == [200, 200, 200, 200, 504]
     assert frame["request_id"].iloc[4] == "slow"
     assert set(frame["status"][5:]) <= {503}
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()
 
 
 def test_collection_settings(tmp_path: Path) -> None:
