@@ -26,7 +26,6 @@ def collect_project(
     project_maker: Callable[[Path, Path, str], Iterator[Project]],
     diabetes_model_file: Path,
     seed_score_script: str,
-    docker_client: docker.DockerClient,
     base_image: str,
 ) -> Iterator[Project]:
     yield from project_maker(tmp_path, diabetes_model_file, seed_score_script)

@@ -34,7 +34,6 @@ def switch_project(
     project_maker: Callable[[Path, Path, str], Iterator[Project]],
     diabetes_model_file: Path,
     seed_score_script: str,
-    docker_client: docker.DockerClient,
     base_image: str,
 ) -> Iterator[Project]:
     folder = tmp_path_factory.mktemp("docker-switch")

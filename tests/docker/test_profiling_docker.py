@@ -33,7 +33,7 @@ Project = tuple[Workspace, Model, Path]
 
 @pytest.fixture(scope="module")
 def profiling_project(
-    tmp_path_factory: pytest.TempPathFactory, diabetes_model_file: Path, docker_client: docker.DockerClient, base_image: str
+    tmp_path_factory: pytest.TempPathFactory, diabetes_model_file: Path, base_image: str
 ) -> Iterator[Project]:
     folder = tmp_path_factory.mktemp("docker-profiling")
     workspace = Workspace.create(folder)
